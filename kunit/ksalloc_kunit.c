@@ -326,6 +326,41 @@ static void ksalloc_table_lifecycle_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
 }
 
+/*
+ * Frames held by user space (taken for it, or handed to it by a driver) are
+ * taken back when the handle closes; frames the kernel holds are not, and
+ * stay valid until their holder frees them.
+ */
+static void ksalloc_close_reclaims_user_test(struct kunit *test)
+{
+	u64 before = ksalloc_charged_bytes();
+	struct ksalloc *alloc = ksalloc_test_create(test, 6, 64, 0, 0);
+	u32 idx[3];
+	void *kern, *handed;
+
+	KUNIT_ASSERT_EQ(test, 3, ksalloc_alloc_user(alloc, idx, 3));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &kern));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &handed));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_frame_to_user(alloc, handed));
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_frame_to_user(alloc, (u8 *)kern + 1));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_free_index(alloc, idx[2]));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			ksalloc_frame_to_user(alloc, ksalloc_frame_ptr(alloc, idx[2])));
+	KUNIT_EXPECT_EQ(test, 4, ksalloc_test_allocated(test, alloc));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+
+	ksalloc_get(alloc);
+	ksalloc_test_close(test, alloc);
+	/* Two taken for user space and one handed to it came back. */
+	KUNIT_EXPECT_EQ(test, 1, ksalloc_test_allocated(test, alloc));
+	KUNIT_EXPECT_EQ(test, -ENODEV, ksalloc_frame_to_user(alloc, kern));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+	ksalloc_free_frame(alloc, kern);
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, alloc));
+	ksalloc_put(alloc);
+	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
+}
+
 /* A PAGED pool has no DISPATCH interface, but allocates by waiting. */
 static void ksalloc_paged_test(struct kunit *test)
 {
@@ -795,6 +830,7 @@ static struct kunit_case ksalloc_test_cases[] = {
 	KUNIT_CASE(ksalloc_bad_free_test),
 	KUNIT_CASE(ksalloc_status_test),
 	KUNIT_CASE(ksalloc_table_lifecycle_test),
+	KUNIT_CASE(ksalloc_close_reclaims_user_test),
 	KUNIT_CASE(ksalloc_paged_test),
 	KUNIT_CASE(ksalloc_waiters_fifo_test),
 	KUNIT_CASE(ksalloc_wait_timeout_test),

@@ -17,6 +17,10 @@
  *  - outstanding: a bitmap with one bit per frame, set while the frame is
  *    allocated.  A free of a frame whose bit is clear (a double free) or of
  *    a pointer that is not a frame boundary is refused and changes nothing;
+ *  - user: a bitmap of the outstanding frames that user space holds, taken
+ *    through /dev/ksalloc or handed over with ksalloc_frame_to_user().
+ *    Nobody else can free those once the handle is closed, so
+ *    ksalloc_close() takes them back;
  *  - waiters: the FIFO of tasks sleeping in ksalloc_alloc_frame_wait() (or
  *    the ALLOC ioctl), each with its own completion on its own stack.
  *
@@ -102,6 +106,7 @@ static atomic64_t ksalloc_total_bytes = ATOMIC64_INIT(0);
  * @done: completed when the waiter is served or the allocator closes
  * @index: the frame handed over, valid when @status is 0
  * @status: -EINPROGRESS while queued, 0 when served, -ENODEV on close
+ * @user: the frame goes to user space (see &ksalloc.user)
  *
  * Lives on the waiting task's stack.  Everything but @done is written
  * under &ksalloc.lock.
@@ -111,6 +116,7 @@ struct ksalloc_waiter {
 	struct completion done;
 	u32 index;
 	int status;
+	bool user;
 };
 
 /**
@@ -127,6 +133,7 @@ struct ksalloc_waiter {
  * @nr_free: number of valid entries in @free_stack
  * @free_stack: indices of the free frames
  * @outstanding: bitmap of the frames allocated now
+ * @user: bitmap of the outstanding frames held by user space
  * @waiters: FIFO of &struct ksalloc_waiter, oldest first
  * @closed: the handle is closed; no more allocations or waiters
  * @dispatch: the function table was acquired (KS DISPATCH interface)
@@ -147,6 +154,7 @@ struct ksalloc {
 	u32 nr_free;
 	u32 *free_stack;
 	unsigned long *outstanding;
+	unsigned long *user;
 	struct list_head waiters;
 	bool closed;
 	bool dispatch;
@@ -293,9 +301,12 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	alloc->outstanding = bitmap_zalloc(alloc->frames, GFP_KERNEL_ACCOUNT);
 	if (!alloc->outstanding)
 		goto err_free_stack;
+	alloc->user = bitmap_zalloc(alloc->frames, GFP_KERNEL_ACCOUNT);
+	if (!alloc->user)
+		goto err_free_outstanding;
 	ret = ksalloc_alloc_pool(alloc, bytes);
 	if (ret)
-		goto err_free_bitmap;
+		goto err_free_user;
 
 	/* Lowest index on top, so a fresh allocator hands out 0, 1, 2, ... */
 	for (i = 0; i < alloc->frames; i++)
@@ -308,7 +319,9 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	INIT_LIST_HEAD(&alloc->waiters);
 	return alloc;
 
-err_free_bitmap:
+err_free_user:
+	bitmap_free(alloc->user);
+err_free_outstanding:
 	bitmap_free(alloc->outstanding);
 err_free_stack:
 	kvfree(alloc->free_stack);
@@ -326,6 +339,7 @@ static void ksalloc_release(struct kref *ref)
 	size_t bytes = ksalloc_pool_bytes(alloc);
 
 	ksalloc_free_pool(alloc);
+	bitmap_free(alloc->user);
 	bitmap_free(alloc->outstanding);
 	kvfree(alloc->free_stack);
 	kfree(alloc);
@@ -377,20 +391,32 @@ static void ksalloc_wake_all_locked(struct ksalloc *alloc)
 	}
 }
 
+/* Puts a frame that is outstanding back on the free stack. */
+static void ksalloc_push_locked(struct ksalloc *alloc, u32 index)
+{
+	lockdep_assert_held(&alloc->lock);
+	__clear_bit(index, alloc->outstanding);
+	__clear_bit(index, alloc->user);
+	alloc->free_stack[alloc->nr_free++] = index;
+}
+
 /**
  * ksalloc_close() - close the handle of an allocator
  * @alloc: the allocator
  *
  * The KS "allocator handle closed": the function table is invalid from now
  * on (allocate_frame returns -ENODEV), every waiter wakes with -ENODEV, and
- * no new waiter is accepted.  Frames still outstanding stay valid and may be
- * freed, through the table or otherwise.  Drops the reference returned by
- * ksalloc_create(), once the last outstanding frame is back.
+ * no new waiter is accepted.  Frames that user space held are taken back,
+ * since nobody is left to free them.  Frames that kernel code holds stay
+ * valid and may be freed, through the table or otherwise.  Drops the
+ * reference returned by ksalloc_create(), once the last outstanding frame
+ * is back.
  *
  * Context: Process or softirq context.  Must be called once.
  */
 void ksalloc_close(struct ksalloc *alloc)
 {
+	unsigned int index;
 	bool idle;
 
 	spin_lock_bh(&alloc->lock);
@@ -401,6 +427,10 @@ void ksalloc_close(struct ksalloc *alloc)
 	alloc->closed = true;
 	alloc->dispatch = false;
 	ksalloc_wake_all_locked(alloc);
+	for_each_set_bit(index, alloc->user, alloc->frames) {
+		ksalloc_push_locked(alloc, index);
+		alloc->stats.frees++;
+	}
 	idle = alloc->nr_free == alloc->frames;
 	spin_unlock_bh(&alloc->lock);
 
@@ -452,6 +482,37 @@ int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index)
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
 
 /**
+ * ksalloc_alloc_user() - take free frames for user space without sleeping
+ * @alloc: the allocator
+ * @indices: where to store the frames' indices
+ * @count: how many frames are wanted, at least 1
+ *
+ * Takes as many free frames as there are, up to @count, under one lock, and
+ * marks them held by user space, to be taken back by ksalloc_close().
+ *
+ * Context: Process or softirq context; never sleeps.
+ * Return: the number of frames taken, or -ENOMEM when none is free,
+ * -ENODEV once closed.
+ */
+int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
+{
+	int ret = 0;
+	u32 done;
+
+	spin_lock_bh(&alloc->lock);
+	for (done = 0; done < count; done++) {
+		ret = ksalloc_take_locked(alloc, &indices[done]);
+		if (ret)
+			break;
+		__set_bit(indices[done], alloc->user);
+	}
+	if (ret == -ENOMEM && !done)
+		alloc->stats.alloc_failures++;
+	spin_unlock_bh(&alloc->lock);
+	return done ? done : ret;
+}
+
+/**
  * ksalloc_free_index() - give a frame back by index
  * @alloc: the allocator
  * @index: the frame
@@ -481,6 +542,7 @@ int ksalloc_free_index(struct ksalloc *alloc, u32 index)
 	w = list_first_entry_or_null(&alloc->waiters, struct ksalloc_waiter, node);
 	if (w) {
 		/* Direct hand-off: the frame stays outstanding, now the waiter's. */
+		__assign_bit(index, alloc->user, w->user);
 		list_del_init(&w->node);
 		w->index = index;
 		w->status = 0;
@@ -489,9 +551,8 @@ int ksalloc_free_index(struct ksalloc *alloc, u32 index)
 		alloc->stats.allocs++;
 		complete(&w->done);
 	} else {
-		__clear_bit(index, alloc->outstanding);
 		refilled = !alloc->nr_free;
-		alloc->free_stack[alloc->nr_free++] = index;
+		ksalloc_push_locked(alloc, index);
 		idle = alloc->closed && alloc->nr_free == alloc->frames;
 	}
 	spin_unlock_bh(&alloc->lock);
@@ -521,6 +582,7 @@ static long ksalloc_sleep(struct completion *done, long timeout,
  * @alloc: the allocator
  * @timeout: jiffies to wait: 0 never waits, MAX_SCHEDULE_TIMEOUT has no limit
  * @state: TASK_INTERRUPTIBLE, TASK_KILLABLE or TASK_UNINTERRUPTIBLE
+ * @user: the frame is for user space (see ksalloc_alloc_user())
  * @index: where to store the frame's index
  *
  * Waiters are served first in, first out, by direct hand-off from
@@ -532,7 +594,7 @@ static long ksalloc_sleep(struct completion *done, long timeout,
  * -ERESTARTSYS on a signal, -ENODEV when the allocator is or gets closed.
  */
 int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
-		       u32 *index)
+		       bool user, u32 *index)
 {
 	struct ksalloc_waiter w;
 	long left;
@@ -542,6 +604,8 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	spin_lock_bh(&alloc->lock);
 	ret = ksalloc_take_locked(alloc, index);
 	if (ret != -ENOMEM || !timeout) {
+		if (!ret && user)
+			__set_bit(*index, alloc->user);
 		if (ret == -ENOMEM) {
 			alloc->stats.alloc_failures++;
 			ret = -EAGAIN;
@@ -551,6 +615,7 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	}
 	init_completion(&w.done);
 	w.status = -EINPROGRESS;
+	w.user = user;
 	list_add_tail(&w.node, &alloc->waiters);
 	alloc->stats.waits++;
 	alloc->stats.waiters++;
@@ -694,11 +759,44 @@ int ksalloc_alloc_frame_wait(struct ksalloc *alloc, long timeout_jiffies,
 	u32 index;
 	int ret;
 
-	ret = ksalloc_wait_index(alloc, timeout, TASK_KILLABLE, &index);
+	ret = ksalloc_wait_index(alloc, timeout, TASK_KILLABLE, false, &index);
 	*frame = ret ? NULL : alloc->pool + (size_t)index * alloc->stride;
 	return ret;
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_alloc_frame_wait, KSALLOC_NS);
+
+/**
+ * ksalloc_frame_to_user() - hand a frame over to user space
+ * @alloc: the allocator
+ * @frame: an outstanding frame the caller holds
+ *
+ * For a driver that fills a frame and passes its index to user space, which
+ * frees it through /dev/ksalloc.  From now on the frame is user space's: if
+ * the allocator's handle is closed before user space freed it, the close
+ * takes it back.  The caller must not free it any more.
+ *
+ * Context: Process or softirq context; never sleeps.
+ * Return: 0, -EINVAL when @frame is not an outstanding frame of @alloc,
+ * -ENODEV once closed (the frame then stays the caller's to free).
+ */
+int ksalloc_frame_to_user(struct ksalloc *alloc, void *frame)
+{
+	u32 index = ksalloc_frame_index(alloc, frame);
+	int ret = 0;
+
+	if (index == KSALLOC_NO_FRAME)
+		return -EINVAL;
+	spin_lock_bh(&alloc->lock);
+	if (!test_bit(index, alloc->outstanding))
+		ret = -EINVAL;
+	else if (alloc->closed)
+		ret = -ENODEV;
+	else
+		__set_bit(index, alloc->user);
+	spin_unlock_bh(&alloc->lock);
+	return ret;
+}
+EXPORT_SYMBOL_NS_GPL(ksalloc_frame_to_user, KSALLOC_NS);
 
 /**
  * ksalloc_get_function_table() - acquire the DISPATCH interface
@@ -850,6 +948,7 @@ int ksalloc_check_invariants(struct ksalloc *alloc)
 	if (alloc->nr_free > alloc->frames ||
 	    bitmap_weight(alloc->outstanding, alloc->frames) !=
 	    alloc->frames - alloc->nr_free ||
+	    !bitmap_subset(alloc->user, alloc->outstanding, alloc->frames) ||
 	    (alloc->nr_free && !list_empty(&alloc->waiters)))
 		ret = -EUCLEAN;
 	for (i = 0; !ret && i < alloc->nr_free; i++) {

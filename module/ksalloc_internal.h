@@ -16,9 +16,10 @@
 struct vm_area_struct;
 
 int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index);
+int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count);
 int ksalloc_free_index(struct ksalloc *alloc, u32 index);
 int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
-		       u32 *index);
+		       bool user, u32 *index);
 u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index);
 bool ksalloc_dispatch_active(struct ksalloc *alloc);
 __poll_t ksalloc_poll(struct ksalloc *alloc, struct file *file,

@@ -67,6 +67,7 @@ int  ksalloc_alloc_frame_wait(struct ksalloc *alloc, long timeout_jiffies,
 			      void **frame);
 int  ksalloc_get_status(struct ksalloc *alloc, struct ksalloc_status *status);
 int  ksalloc_get_stats(struct ksalloc *alloc, struct ksalloc_stats *stats);
+int  ksalloc_frame_to_user(struct ksalloc *alloc, void *frame);
 u32  ksalloc_frame_index(struct ksalloc *alloc, const void *frame);
 void *ksalloc_frame_ptr(struct ksalloc *alloc, u32 index);
 

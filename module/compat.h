@@ -8,6 +8,7 @@
 #ifndef _KSALLOC_COMPAT_H
 #define _KSALLOC_COMPAT_H
 
+#include <linux/mm.h>
 #include <linux/version.h>
 
 /*
@@ -26,8 +27,6 @@
  * became read-only; 6.1 writes the field directly (the caller holds the
  * mmap lock for writing either way).
  */
-#include <linux/mm.h>
-
 #if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 3, 0)
 static inline void ksalloc_vm_flags_mod(struct vm_area_struct *vma,
 					vm_flags_t set, vm_flags_t clear)

@@ -361,6 +361,47 @@ static void ksalloc_close_reclaims_user_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
 }
 
+struct ksalloc_bh_free {
+	struct timer_list timer;
+	struct completion done;
+	struct ksalloc *alloc;
+	void *frame;
+	bool in_softirq;
+};
+
+static void ksalloc_bh_free_fn(struct timer_list *t)
+{
+	struct ksalloc_bh_free *bf = from_timer(bf, t, timer);
+
+	bf->in_softirq = in_softirq();
+	ksalloc_free_frame(bf->alloc, bf->frame);	/* drops the last reference */
+	complete(&bf->done);
+}
+
+/*
+ * The last reference can go in softirq context: a closed allocator whose
+ * last frame comes back from a timer is released there, safely.
+ */
+static void ksalloc_release_in_softirq_test(struct kunit *test)
+{
+	struct ksalloc_bh_free *bf = kunit_kzalloc(test, sizeof(*bf), GFP_KERNEL);
+	u64 before = ksalloc_charged_bytes();
+
+	KUNIT_ASSERT_NOT_NULL(test, bf);
+	bf->alloc = ksalloc_test_create(test, 4, 3 * PAGE_SIZE, 0, 0);
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(bf->alloc, &bf->frame));
+	ksalloc_test_close(test, bf->alloc);
+	KUNIT_EXPECT_GT(test, ksalloc_charged_bytes(), before);
+
+	init_completion(&bf->done);
+	timer_setup(&bf->timer, ksalloc_bh_free_fn, 0);
+	mod_timer(&bf->timer, jiffies + 1);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&bf->done, 10 * HZ), 0);
+	timer_delete_sync(&bf->timer);
+	KUNIT_EXPECT_TRUE(test, bf->in_softirq);
+	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
+}
+
 /* A PAGED pool has no DISPATCH interface, but allocates by waiting. */
 static void ksalloc_paged_test(struct kunit *test)
 {
@@ -831,6 +872,7 @@ static struct kunit_case ksalloc_test_cases[] = {
 	KUNIT_CASE(ksalloc_status_test),
 	KUNIT_CASE(ksalloc_table_lifecycle_test),
 	KUNIT_CASE(ksalloc_close_reclaims_user_test),
+	KUNIT_CASE(ksalloc_release_in_softirq_test),
 	KUNIT_CASE(ksalloc_paged_test),
 	KUNIT_CASE(ksalloc_waiters_fifo_test),
 	KUNIT_CASE(ksalloc_wait_timeout_test),

@@ -125,7 +125,7 @@ struct ksalloc_waiter {
  * @frames: number of frames; immutable
  * @stride: distance between two frames in bytes; immutable
  * @pool: kernel mapping of the pool; immutable
- * @pages: the pages behind @pool; immutable
+ * @pages: the pages behind @pool, owned by its mapping; immutable
  * @nr_pages: number of @pages; immutable
  * @ref: references; the handle holds one until closed with no frame out
  * @freeframe_wq: pollers waiting for a frame to become free
@@ -216,19 +216,11 @@ static void ksalloc_uncharge(size_t bytes)
 	atomic64_sub(bytes, &ksalloc_total_bytes);
 }
 
-static void ksalloc_free_pool(struct ksalloc *alloc)
-{
-	unsigned int i;
-
-	vunmap(alloc->pool);
-	for (i = 0; i < alloc->nr_pages && alloc->pages[i]; i++)
-		__free_page(alloc->pages[i]);
-	kvfree(alloc->pages);
-}
-
 /*
  * Allocates the pool page by page, charged to the caller's memory cgroup,
- * and maps it contiguously.  On failure everything allocated is freed.
+ * and maps it contiguously.  The mapping takes over the pages and their
+ * array (VM_MAP_PUT_PAGES), so one vfree() releases everything, and vfree()
+ * defers itself when the last reference goes in softirq context.
  */
 static int ksalloc_alloc_pool(struct ksalloc *alloc, size_t bytes)
 {
@@ -244,17 +236,20 @@ static int ksalloc_alloc_pool(struct ksalloc *alloc, size_t bytes)
 		alloc->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO |
 					     __GFP_NOWARN);
 		if (!alloc->pages[i])
-			goto err_free_pool;
+			goto err_free_pages;
 		cond_resched();
 	}
 
-	alloc->pool = vmap(alloc->pages, alloc->nr_pages, VM_MAP, PAGE_KERNEL);
+	alloc->pool = vmap(alloc->pages, alloc->nr_pages,
+			   VM_MAP | VM_MAP_PUT_PAGES, PAGE_KERNEL);
 	if (!alloc->pool)
-		goto err_free_pool;
+		goto err_free_pages;
 	return 0;
 
-err_free_pool:
-	ksalloc_free_pool(alloc);
+err_free_pages:
+	while (i--)
+		__free_page(alloc->pages[i]);
+	kvfree(alloc->pages);
 	return -ENOMEM;
 }
 
@@ -338,7 +333,7 @@ static void ksalloc_release(struct kref *ref)
 	struct ksalloc *alloc = container_of(ref, struct ksalloc, ref);
 	size_t bytes = ksalloc_pool_bytes(alloc);
 
-	ksalloc_free_pool(alloc);
+	vfree(alloc->pool);
 	bitmap_free(alloc->user);
 	bitmap_free(alloc->outstanding);
 	kvfree(alloc->free_stack);
@@ -363,9 +358,12 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_get, KSALLOC_NS);
  * @alloc: the allocator, or NULL
  *
  * The memory of the allocator is freed when the last reference goes, which
- * is never before it was closed and every frame came back.
+ * is never before it was closed and every frame came back.  In softirq
+ * context the pool itself is unmapped and freed a little later, from a
+ * work item of the kernel's vmalloc code.
  *
- * Context: Process or softirq context.
+ * Context: Process context, or softirq context (also with BH disabled).
+ * Not in hardirq context, nor in process context under a spinlock.
  */
 void ksalloc_put(struct ksalloc *alloc)
 {

@@ -994,7 +994,7 @@ static int cmd_stream(int argc, char **argv)
 	if (stream_setup(&s) || stream_run(&s))
 		goto out;
 	if (s.live)
-		fprintf(stderr, "\r\033[K");
+		fputc('\n', stderr);	/* keep the last progress line */
 
 	switch (s.teardown) {
 	case TEARDOWN_DETACH:

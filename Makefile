@@ -1,0 +1,38 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# The kernel build itself is described in Kbuild; this file only holds the
+# commands people type.  `make` builds ksalloc.ko for the running kernel
+# (or KDIR=...), `make check` runs every test.
+
+KDIR ?= /lib/modules/$(shell uname -r)/build
+
+.PHONY: all modules modules_install clean check kunit lint run help
+
+all modules:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
+
+modules_install:
+	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+
+clean:
+	rm -rf out
+	$(MAKE) -C $(KDIR) M=$(CURDIR) clean
+
+check:
+	scripts/check.sh
+
+kunit:
+	scripts/kunit.sh
+
+lint:
+	scripts/lint.sh
+
+run:
+	scripts/run.sh
+
+help:
+	@echo 'make            build ksalloc.ko for the running kernel (KDIR=... for another)'
+	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc'
+	@echo 'make check      every test; ends with "N passed, N failed"'
+	@echo 'make kunit      the KUnit suite alone (UML, lockdep, KASAN, UBSAN)'
+	@echo 'make lint       checkpatch, kernel-doc and the uapi header checks'

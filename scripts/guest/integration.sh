@@ -1,0 +1,114 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the integration guest (busybox sh).  Loads ksalloc.ko with
+# default and non-default parameters, checks the device node, runs the
+# selftests (64-bit, and 32-bit through compat_ioctl when present), streams
+# frames from the softirq producer, checks that busy modules refuse to
+# unload, unloads, loads again, and scans dmesg.  Each check prints
+# "GUEST-PASS: name" or "GUEST-FAIL: name"; the run ends with the
+# KSALLOC-RESULT marker that scripts/vm.sh reads.
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+
+M=/lib/modules
+fails=0
+
+pass() { echo "GUEST-PASS: $1"; }
+fail() { echo "GUEST-FAIL: $1"; fails=$((fails + 1)); }
+# check NAME COMMAND...: a check that passes when the command succeeds.
+check() {
+	name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+# refuse NAME COMMAND...: a check that passes when the command fails.
+refuse() {
+	name=$1
+	shift
+	if "$@" 2>/dev/null; then fail "$name"; else pass "$name"; fi
+}
+# node_mode MODE: /dev/ksalloc shows up with permissions MODE.
+node_mode() {
+	i=0
+	while [ ! -c /dev/ksalloc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	[ "$(stat -c %a /dev/ksalloc 2>/dev/null)" = "$1" ]
+}
+param() { cat "/sys/module/ksalloc/parameters/$1"; }
+quiet() { "$@" >/dev/null 2>&1; }
+
+echo "guest kernel $(uname -r), $(nproc) CPUs"
+
+# 1, 2: default parameters, then non-default ones.
+check insmod-default insmod $M/ksalloc.ko
+check node-mode-0600 node_mode 600
+check param-defaults [ "$(param max_frames)" = 65536 ]
+check rmmod-default rmmod ksalloc
+check insmod-params insmod $M/ksalloc.ko mode=0660 max_frames=128 max_pool_bytes=1048576
+check node-mode-0660 node_mode 660
+check param-max-frames-128 [ "$(param max_frames)" = 128 ]
+check framing-within-limits quiet ksalloc-ctl info --frames 128 --size 4096
+refuse framing-over-max-frames ksalloc-ctl info --frames 129 --size 64
+refuse framing-over-max-pool-bytes ksalloc-ctl info --frames 64 --size 32768
+check rmmod-params rmmod ksalloc
+check insmod-again insmod $M/ksalloc.ko
+
+# 3: the selftests, one line per test and ABI.
+for t in ksalloc_test ksalloc_test32; do
+	[ -x /bin/$t ] || continue
+	abi=64
+	[ $t = ksalloc_test32 ] && abi=32
+	/bin/$t >/tmp/$t.log 2>&1
+	rc=$?
+	sed -n "s/^ok [0-9]* \(.*\)/GUEST-PASS: selftest$abi\/\1/p;
+		s/^not ok [0-9]* \(.*\)/GUEST-FAIL: selftest$abi\/\1/p" /tmp/$t.log |
+		sed 's/ # .*//'
+	n_ok=$(grep -c '^ok ' /tmp/$t.log)
+	n_bad=$(grep -c '^not ok ' /tmp/$t.log)
+	echo "selftests $abi-bit: $n_ok passed, $n_bad failed, exit $rc"
+	if [ "$rc" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_ok" = 0 ]; then
+		fails=$((fails + 1))
+		grep -B2 -A12 '^not ok\|^# RUN' /tmp/$t.log | grep -v '^# \(RUN\|OK\)' | tail -40
+	fi
+done
+
+# Refusal: ksalloc stays while a descriptor is open.
+exec 3<>/dev/ksalloc
+refuse rmmod-refused-while-open rmmod ksalloc
+exec 3>&-
+
+# 4: the producer streams frames from softirq into user space.
+check insmod-producer insmod $M/ksalloc_producer.ko
+refuse rmmod-refused-while-producer-loaded rmmod ksalloc
+check ctl-info ksalloc-ctl info
+check stream ksalloc-ctl stream --frames 64 --size 4096 --rate 1000 --seconds 3
+# The same with the producer, then the allocator, closed while frames fly.
+for how in close-producer close-allocator; do
+	check "stream-$how" quiet ksalloc-ctl stream --frames 16 --size 1024 \
+		--rate 5000 --seconds 1 --teardown $how
+done
+
+# 5, 6: unload both, load and unload again.
+check rmmod-producer rmmod ksalloc_producer
+check rmmod-ksalloc rmmod ksalloc
+check insmod-reload insmod $M/ksalloc.ko
+check rmmod-reload rmmod ksalloc
+
+# 7: the kernel log must hold no report of any checker.
+if dmesg | grep -E 'WARNING:|BUG:|Oops|sleeping function called|possible recursive locking|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN'; then
+	fail dmesg-clean
+else
+	pass dmesg-clean
+fi
+taint=$(cat /proc/sys/kernel/tainted)
+echo "taint: $taint"
+check taint-only-OE [ $((taint & ~0x3000)) = 0 ]
+
+if [ $fails = 0 ]; then
+	ksalloc-result PASS
+else
+	ksalloc-result FAIL "$fails checks failed"
+fi

@@ -22,6 +22,8 @@
 set -euo pipefail
 
 readonly PROG=${0##*/}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage()
 {
@@ -56,41 +58,6 @@ A minimal INIT_SCRIPT:
   ...
   ksalloc-result PASS
 EOF
-}
-
-msg()
-{
-	printf '%s: %s\n' "$PROG" "$*" >&2
-}
-
-die()
-{
-	msg "error: $*"
-	exit 1
-}
-
-apt_install()
-{
-	msg "installing $*"
-	if [[ $EUID -eq 0 ]]; then
-		DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y --no-install-recommends "$@" >&2
-	else
-		sudo DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y --no-install-recommends "$@" >&2
-	fi
-}
-
-# Install the packages named after each "command:package" pair whose
-# command is missing.
-need()
-{
-	local pair missing=()
-
-	for pair in "$@"; do
-		command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
-	done
-	[[ ${#missing[@]} -eq 0 ]] || apt_install "${missing[@]}"
 }
 
 # Print the path of a statically linked busybox, installing busybox-static

@@ -46,6 +46,8 @@
 set -euo pipefail
 
 readonly PROG=${0##*/}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 readonly FLAVOURS="6.1 6.12 6.12-rt"
 CACHE=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}/kernels
 
@@ -85,43 +87,6 @@ Environment:
   KSALLOC_CACHE   cache root (default \$HOME/.cache/ksalloc); kernels are
                   kept in \$KSALLOC_CACHE/kernels/<flavour>/
 EOF
-}
-
-msg()
-{
-	printf '%s: %s\n' "$PROG" "$*" >&2
-}
-
-die()
-{
-	msg "error: $*"
-	exit 1
-}
-
-# Run a command as root: directly when we are root, else through sudo.
-as_root()
-{
-	if [[ $EUID -eq 0 ]]; then
-		"$@"
-	else
-		sudo "$@"
-	fi
-}
-
-# Install the packages named after each "command:package" pair whose
-# command is missing.
-need()
-{
-	local pair missing=()
-
-	for pair in "$@"; do
-		command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
-	done
-	[[ ${#missing[@]} -eq 0 ]] && return 0
-
-	msg "installing ${missing[*]}"
-	as_root env DEBIAN_FRONTEND=noninteractive \
-		apt-get install -y --no-install-recommends "${missing[@]}" >&2
 }
 
 check_flavour()

@@ -47,6 +47,9 @@ set -euo pipefail
 shopt -s extglob
 
 readonly PROG=${0##*/}
+readonly DIE_STATUS=2	# die() is for usage errors here
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Console lines that mean the kernel is in trouble (extended regexps).
 readonly CRASH_RE='Kernel panic - not syncing|Oops[: ]|kernel BUG at|BUG: |general protection fault'
@@ -99,38 +102,6 @@ BUG fails the run.  See the top of this script for the details.
 Exit status: 0 PASS, 1 FAIL, 2 usage error, 3 kernel crash, 4 no result,
 124 timeout.
 EOF
-}
-
-msg()
-{
-	printf '%s: %s\n' "$PROG" "$*" >&2
-}
-
-die()
-{
-	msg "error: $*"
-	exit 2
-}
-
-# Install the packages named after each "command:package" pair whose
-# command is missing.
-need()
-{
-	local pair missing=()
-
-	for pair in "$@"; do
-		command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
-	done
-	[[ ${#missing[@]} -eq 0 ]] && return 0
-
-	msg "installing ${missing[*]}"
-	if [[ $EUID -eq 0 ]]; then
-		DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y --no-install-recommends "${missing[@]}" >&2
-	else
-		sudo DEBIAN_FRONTEND=noninteractive \
-			apt-get install -y --no-install-recommends "${missing[@]}" >&2
-	fi
 }
 
 # Set NOW to the microseconds since the epoch (no fork).

@@ -6,7 +6,7 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
-.PHONY: all modules modules_install clean check kunit lint run help
+.PHONY: all modules modules_install clean check kunit lint run bench fuzz help
 
 all modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -30,9 +30,13 @@ lint:
 run:
 	scripts/run.sh
 
+bench:
+	scripts/bench.sh
+
 help:
 	@echo 'make            build ksalloc.ko for the running kernel (KDIR=... for another)'
 	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc'
 	@echo 'make check      every test; ends with "N passed, N failed"'
 	@echo 'make kunit      the KUnit suite alone (UML, lockdep, KASAN, UBSAN)'
 	@echo 'make lint       checkpatch, kernel-doc and the uapi header checks'
+	@echo 'make bench      cost per operation (icount) and scaling (2 vCPUs) against kernel baselines'

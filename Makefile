@@ -33,10 +33,15 @@ run:
 bench:
 	scripts/bench.sh
 
+# SECONDS=N sets the length of the pass (default 600).
+fuzz:
+	scripts/fuzz.sh
+
 help:
 	@echo 'make            build ksalloc.ko for the running kernel (KDIR=... for another)'
 	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc'
 	@echo 'make check      every test; ends with "N passed, N failed"'
 	@echo 'make kunit      the KUnit suite alone (UML, lockdep, KASAN, UBSAN)'
 	@echo 'make lint       checkpatch, kernel-doc and the uapi header checks'
+	@echo 'make fuzz       our ABI fuzzer and trinity on /dev/ksalloc in a 6.12 guest (SECONDS=600)'
 	@echo 'make bench      cost per operation (icount) and scaling (2 vCPUs) against kernel baselines'

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Every test of ksalloc, in order: static checks, the W=1 builds against
-# each kernel's headers, sparse, the KUnit suite, and integration on the
-# three stock Debian kernels under QEMU.  Each check prints one
+# each kernel's headers, sparse, the KUnit suite, and on the three stock
+# Debian kernels under QEMU: integration, then hardening (limits, memory
+# cgroup, teardown loops) with a short fuzz pass.  Each check prints one
 # "PASS: <name>" or "FAIL: <name>" line; the last line is the tally,
 # "N passed, N failed".  Full logs go to out/logs/ (or $KSALLOC_OUT/logs).
 set -euo pipefail
@@ -74,6 +75,7 @@ if [ -n "$full" ]; then
 	step kunit "$logs/kunit.stderr" "$here/kunit.sh" --log "$logs/kunit.log"
 	step integration "$logs/integration.stderr" "$here/integration.sh"
 	grep -h ': selftests \|integration took' "$logs/integration.stderr" >&2 || true
+	step hardening "$logs/hardening.stderr" "$here/hardening.sh" --fuzz
 fi
 
 passed=$(grep -c '^PASS: ' "$results" || true)

@@ -1,0 +1,177 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# fuzz.sh - fuzz /dev/ksalloc in a QEMU guest: our own ABI-aware fuzzer
+# (tools/testing/ksalloc_fuzz.c) and trinity, then check the kernel.
+#
+# Builds ksalloc.ko against the kernel's headers (scripts/build.sh), the
+# static tools, fetches trinity (Debian package, unpacked into the cache,
+# its shared libraries packed along), boots scripts/guest/fuzz.sh as /init
+# (scripts/vm.sh) and prints one "PASS: fuzz/<kernel>/<check>" or
+# "FAIL: ..." line per check, like scripts/integration.sh, plus the calls
+# made per tool, calls/s, the errno distribution and the taint decoded.
+
+set -euo pipefail
+
+readonly PROG=${0##*/}
+# "make fuzz SECONDS=N": bash starts its SECONDS counter at the value it
+# inherits, so read it before any time passes.
+readonly ENV_SECONDS=$SECONDS
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage()
+{
+	cat <<EOF
+Usage: $PROG [--kernel FLAVOUR]... [--seconds T] [--short] [--seed N]
+             [--threads N] [--children N]
+
+Fuzz ksalloc in a guest of each FLAVOUR of scripts/kernels.sh (default
+6.12) for T seconds in all (default: the SECONDS or FUZZ_SECONDS
+environment variable, else 600): 40% our
+fuzzer, 60% trinity on /dev/ksalloc (ioctl, mmap, poll, close).  Then
+checks the fuzzer's books, dmesg, taint (O and E allowed) and rmmod.
+
+  --kernel FLAVOUR  6.1, 6.12 or 6.12-rt (may repeat)
+  --seconds T       the time budget per kernel
+  --short           the CI pass: 90 s of fuzzing per kernel (about 2 min)
+  --seed N          seed of both fuzzers (default 1)
+  --threads N       threads of our fuzzer (default 4)
+  --children N      trinity children (default 4)
+  -h, --help        this text
+
+Console logs: \${KSALLOC_OUT:-out}/logs/fuzz-FLAVOUR.log.
+Exit status 0 when every check passed.
+EOF
+}
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
+logs=${KSALLOC_OUT:-$repo/out}/logs
+
+# Prints the path of the trinity binary, unpacked from Debian's package
+# into the cache the first time.
+fetch_trinity()
+{
+	local dir=$cache/trinity deb
+
+	if [[ ! -x $dir/root/usr/bin/trinity ]]; then
+		mkdir -p "$dir"
+		rm -rf "$dir/root" "$dir"/*.deb
+		(cd "$dir" && apt-get download trinity >&2) ||
+			{ as_root apt-get update -qq >&2 && (cd "$dir" && apt-get download trinity >&2); } ||
+			die "cannot download the trinity package"
+		deb=$(echo "$dir"/trinity_*.deb)
+		dpkg-deb -x "$deb" "$dir/root"
+	fi
+	echo "$dir/root/usr/bin/trinity"
+}
+
+# Prints what the guest printed, as PASS:/FAIL: lines and a summary.
+report()
+{
+	local k=$1 out=$2 json
+
+	sed -n "s|^GUEST-PASS: |PASS: fuzz/$k/|p; s|^GUEST-FAIL: |FAIL: fuzz/$k/|p" "$out"
+	json=$(sed -n 's/^FUZZ-JSON: //p' "$out" | head -n 1)
+	{
+		if [[ -n $json ]]; then
+			python3 - "$k" "$json" <<'EOF' || echo "$k: ksalloc_fuzz: $json"
+import json, sys
+k, j = sys.argv[1], json.loads(sys.argv[2])
+print(f"{k}: ksalloc_fuzz: {j['calls']} calls in {j['seconds']:.0f} s, "
+      f"{j['calls_per_s']:.0f} calls/s, {j['violations']} violations, "
+      f"{j['signals']} signals, {j['forks']} forks (seed {j['seed']})")
+for op, v in j['ops'].items():
+    errs = ' '.join(f"{e}={n}" for e, n in sorted(v['errno'].items(), key=lambda x: -x[1]))
+    print(f"{k}:   {op:18} {v['calls']:>9}: {errs}")
+EOF
+		fi
+		sed -n "s|^FUZZ-STAT: |$k: |p; s|^TRINITY: |$k: trinity: |p" "$out"
+	} >&2
+}
+
+main()
+{
+	local budget=${FUZZ_SECONDS:-600} short=false seed=1
+	local threads=4 children=4 k ko img conf trinity rc status=0 start
+	local fuzz_s trinity_s timeout
+	local -a kernels=() files=()
+
+	[[ -n ${FUZZ_SECONDS:-} || $ENV_SECONDS -lt 2 ]] || budget=$ENV_SECONDS
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		-h | --help) usage; return 0 ;;
+		--short) short=true ;;
+		--kernel | --seconds | --seed | --threads | --children)
+			[[ $# -ge 2 ]] || die "$1 needs an argument"
+			case $1 in
+			--kernel) kernels+=("$2") ;;
+			--seconds) budget=$2 ;;
+			--seed) seed=$2 ;;
+			--threads) threads=$2 ;;
+			--children) children=$2 ;;
+			esac
+			shift
+			;;
+		*) usage >&2; die "unknown argument '$1'" ;;
+		esac
+		shift
+	done
+	$short && budget=90
+	[[ $budget =~ ^[1-9][0-9]*$ ]] || die "--seconds wants a number, got '$budget'"
+	[[ ${#kernels[@]} -gt 0 ]] || kernels=(6.12)
+	fuzz_s=$((budget * 4 / 10))
+	[[ $fuzz_s -gt 0 ]] || fuzz_s=1
+	trinity_s=$((budget - fuzz_s))
+	[[ $trinity_s -gt 0 ]] || trinity_s=1
+	# Boot, load, the checks after; TCG may be slow on a busy host.
+	timeout=$((budget + 300))
+
+	need python3:python3 dpkg-deb:dpkg
+	mkdir -p "$logs" "$cache/tools"
+	make -s -C "$repo/tools" O="$cache/tools" >&2
+	trinity=$(fetch_trinity)
+
+	for k in "${kernels[@]}"; do
+		start=$SECONDS
+		ko=$("$here/build.sh" "$k" 2>"$logs/fuzz-build-$k.log" | tail -n 1) || {
+			echo "FAIL: fuzz/$k/build (see $logs/fuzz-build-$k.log)"
+			status=1
+			continue
+		}
+		conf=$(mktemp "${TMPDIR:-/tmp}/ksalloc-fuzz-conf.XXXXXX")
+		cat >"$conf" <<EOF
+FUZZ_SECONDS=$fuzz_s FUZZ_SEED=$seed FUZZ_THREADS=$threads
+TRINITY_SECONDS=$trinity_s TRINITY_CHILDREN=$children TRINITY_SEED=$seed
+EOF
+		files=(--file "$ko/ksalloc.ko:/lib/modules/"
+		       --file "$cache/tools/ksalloc_fuzz:/bin/"
+		       --file "$trinity:/bin/trinity"
+		       --file "$conf:/etc/ksalloc-fuzz.conf"
+		       --libs-of "$trinity")
+		img="$cache/fuzz-$k.cpio.gz"
+		"$here/initramfs.sh" -o "$img" --init "$here/guest/fuzz.sh" \
+			"${files[@]}" >/dev/null
+		rm -f "$conf"
+
+		msg "$k: fuzzing for $budget s ($fuzz_s s ksalloc_fuzz, $trinity_s s trinity)"
+		rc=0
+		"$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$k")" --initrd "$img" \
+			--smp 2 --mem 1024 --timeout "$timeout" --quiet \
+			--log "$logs/fuzz-$k.log" \
+			>"$logs/fuzz-$k.out" 2>&1 </dev/null || rc=$?
+		tr -d '\r' <"$logs/fuzz-$k.out" >"$logs/fuzz-$k.out.tmp"
+		mv "$logs/fuzz-$k.out.tmp" "$logs/fuzz-$k.out"
+		report "$k" "$logs/fuzz-$k.out"
+		if [[ $rc -ne 0 ]]; then
+			echo "FAIL: fuzz/$k/guest (vm.sh exit $rc, see $logs/fuzz-$k.log)"
+			status=1
+		fi
+		msg "$k: fuzz took $((SECONDS - start)) s"
+	done
+	return "$status"
+}
+
+main "$@"

@@ -1,0 +1,135 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the fuzz guest (busybox sh), packed by scripts/fuzz.sh with its
+# settings in /etc/ksalloc-fuzz.conf:
+#
+#   FUZZ_SECONDS FUZZ_SEED FUZZ_THREADS   our fuzzer (tools/testing/ksalloc_fuzz)
+#   TRINITY_SECONDS TRINITY_CHILDREN TRINITY_SEED   trinity on /dev/ksalloc
+#
+# Loads ksalloc.ko, runs the fuzzer, then trinity, each for its time, and
+# checks that nothing broke: the fuzzer's own consistency check, a dmesg
+# without reports, a taint of O and E at most, and rmmod.  Each check
+# prints "GUEST-PASS: name" or "GUEST-FAIL: name"; "FUZZ-STAT: ..." lines
+# carry the numbers to the host.  Ends with the KSALLOC-RESULT marker.
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+
+M=/lib/modules
+fails=0
+FUZZ_SECONDS=60 FUZZ_SEED=1 FUZZ_THREADS=4
+TRINITY_SECONDS=60 TRINITY_CHILDREN=4 TRINITY_SEED=1
+# shellcheck source=/dev/null
+[ -r /etc/ksalloc-fuzz.conf ] && . /etc/ksalloc-fuzz.conf
+
+pass() { echo "GUEST-PASS: $1"; }
+fail() { echo "GUEST-FAIL: $1"; fails=$((fails + 1)); }
+check() {
+	name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+# The taint flags as letters, the kernel's order (Documentation/admin-guide/tainted-kernels.rst).
+taint_letters() {
+	t=$1 out='' i=0
+	for l in P F S R M B U D A W C I O E L K X T N J; do
+		[ $(((t >> i) & 1)) = 1 ] && out="$out$l"
+		i=$((i + 1))
+	done
+	echo "${out:--}"
+}
+
+echo "guest kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print $2 / 1024 " MiB" }' /proc/meminfo)"
+echo "FUZZ-STAT: taint-before $(cat /proc/sys/kernel/tainted)"
+# Trinity children run as nobody: the node must be theirs to open.
+check insmod insmod $M/ksalloc.ko mode=0666
+i=0
+while [ ! -c /dev/ksalloc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+
+# 1. Our fuzzer: knows the ABI, checks every answer and the books at the end.
+if [ "$FUZZ_SECONDS" != 0 ]; then
+	start=$(date +%s)
+	ksalloc_fuzz --seed "$FUZZ_SEED" --seconds "$FUZZ_SECONDS" \
+		--threads "$FUZZ_THREADS" --json >/tmp/fuzz.json 2>/tmp/fuzz.err
+	rc=$?
+	echo "FUZZ-STAT: fuzz-wall $(($(date +%s) - start))"
+	sed 's/^/FUZZ-JSON: /' /tmp/fuzz.json
+	head -n 30 /tmp/fuzz.err
+	check fuzz-consistency [ "$rc" = 0 ]
+fi
+
+# 2. trinity, aimed at the device: it opens every file under its victim
+# path (-V) once for its fd pool, so the path is a directory of 32 nodes of
+# /dev/ksalloc, which makes most of its pool ours (next to the inotify,
+# fanotify and userfaultfd descriptors it always makes; its "pseudo"
+# provider is the one that opens the victims).  It calls ioctl, mmap, poll
+# and close on them, as nobody (as root it would want --dangerous and wait
+# 10 s first), in a directory of its own.
+if [ "$TRINITY_SECONDS" != 0 ]; then
+	mkdir -p /tmp/trinity /tmp/victims && chmod 777 /tmp/trinity
+	dev=$(cat /sys/class/misc/ksalloc/dev)
+	i=0
+	while [ $i -lt 32 ]; do
+		mknod -m 0666 /tmp/victims/ksalloc$i c "${dev%%:*}" "${dev##*:}"
+		i=$((i + 1))
+	done
+	grep -q '^nobody:' /etc/passwd 2>/dev/null ||
+		echo 'nobody:x:65534:65534:nobody:/tmp/trinity:/bin/sh' >>/etc/passwd
+	grep -q '^nogroup:' /etc/group 2>/dev/null ||
+		echo 'nogroup:x:65534:' >>/etc/group
+	start=$(date +%s)
+	(cd /tmp/trinity && timeout -s INT "$TRINITY_SECONDS" \
+		su -s /bin/sh nobody -c "exec trinity -q -l off --stats \
+		-V /tmp/victims -c ioctl -c mmap -c poll -c close \
+		--disable-fds=sockets,pipes,perf,epoll,eventfd,timerfd,testfile,memfd,drm \
+		-C $TRINITY_CHILDREN -s $TRINITY_SEED" >/tmp/trinity.log 2>&1) &
+	tp=$!
+	# Proof that it aims where it should: its descriptors of /dev/ksalloc.
+	sleep $((TRINITY_SECONDS / 3 + 1))
+	n=0
+	for f in /proc/[0-9]*/fd/*; do
+		case "$(readlink "$f" 2>/dev/null)" in
+		/tmp/victims/ksalloc*) n=$((n + 1)) ;;
+		esac
+	done
+	echo "FUZZ-STAT: trinity-ksalloc-fds $n"
+	check trinity-has-ksalloc-fds [ "$n" -gt 0 ]
+	wait $tp
+	rc=$?
+	echo "FUZZ-STAT: trinity-wall $(($(date +%s) - start)) exit $rc"
+	# What it opened, the summary and the errno tables, without the
+	# per-child chatter.
+	grep -vE 'futex|Disabled fd provider|Continuing in|^$' /tmp/trinity.log |
+		tail -n 80 | sed 's/^/TRINITY: /'
+	calls=$(grep -oE 'Ran [0-9]+ syscalls' /tmp/trinity.log | tail -n 1 | grep -oE '[0-9]+')
+	echo "FUZZ-STAT: trinity-calls ${calls:-0}"
+	check trinity-ran [ "${calls:-0}" -gt 0 ]
+	[ "${calls:-0}" -gt 0 ] || tail -n 40 /tmp/trinity.log
+fi
+
+# 3. After all that: a clean log, no new taint, and the module leaves.
+if dmesg | grep -E 'WARNING:|BUG:|Oops|sleeping function called|possible recursive locking|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN|Out of memory'; then
+	fail dmesg-clean
+else
+	pass dmesg-clean
+fi
+taint=$(cat /proc/sys/kernel/tainted)
+echo "FUZZ-STAT: taint $taint $(taint_letters "$taint")"
+check taint-only-OE [ $((taint & ~0x3000)) = 0 ]
+i=0
+until rmmod ksalloc 2>/dev/null; do
+	# trinity's children may still be on their way out.
+	i=$((i + 1))
+	[ $i -lt 50 ] || break
+	sleep 0.2
+done
+check rmmod [ $i -lt 50 ]
+
+if [ $fails = 0 ]; then
+	ksalloc-result PASS
+else
+	ksalloc-result FAIL "$fails checks failed"
+fi

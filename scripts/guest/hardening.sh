@@ -1,0 +1,234 @@
+#!/bin/sh
+# SPDX-License-Identifier: GPL-2.0
+#
+# /init of the hardening guest (busybox sh), packed by scripts/hardening.sh.
+#
+#   limits     framings over max_pool_bytes / max_total_bytes fail with
+#              ENOMEM, with small limits and with the defaults, without the
+#              guest running out of memory; closing returns the budget
+#   memcg      the pool is charged to the opener's memory cgroup (cgroup v2
+#              memory.current) and uncharged on close
+#   teardown   each ~20 times: rmmod refused while busy (descriptor open,
+#              producer loaded, producer attached), producer detach and
+#              close while its timer fires, the allocator closed while the
+#              producer holds frames, kill -9 of a streaming ksalloc-ctl;
+#              then the whole budget can be framed (nothing leaked), dmesg
+#              is clean, taint is O/E at most, and both modules unload
+#
+# Each check prints "GUEST-PASS: name" or "GUEST-FAIL: name"; the run ends
+# with the KSALLOC-RESULT marker that scripts/vm.sh reads.
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+
+M=/lib/modules
+P=/sys/module/ksalloc/parameters
+HARDENING_LOOPS=20
+# shellcheck source=/dev/null
+[ -r /etc/ksalloc-hardening.conf ] && . /etc/ksalloc-hardening.conf
+N=$HARDENING_LOOPS
+fails=0
+
+pass() { echo "GUEST-PASS: $1"; }
+fail() { echo "GUEST-FAIL: $1"; fails=$((fails + 1)); }
+check() {
+	name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+quiet() { "$@" >/dev/null 2>&1; }
+wait_node() {
+	i=0
+	while [ ! -c /dev/ksalloc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+mem_available_mb() { awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo; }
+# hold_expect "framed X/K[ error E]" ARGS...: ksalloc_fuzz hold prints that.
+hold_expect() {
+	want=$1
+	shift
+	got=$(ksalloc_fuzz hold "$@" 2>&1 | head -n 1)
+	case "$got" in
+	"$want"*) return 0 ;;
+	esac
+	echo "hold $*: got '$got', want '$want'"
+	return 1
+}
+# loop NAME COMMAND...: COMMAND must succeed N times in a row.
+loop() {
+	name=$1
+	shift
+	n=0
+	while [ $n -lt "$N" ]; do
+		if ! "$@"; then
+			echo "$name: failed in round $((n + 1))"
+			fail "$name"
+			return
+		fi
+		n=$((n + 1))
+	done
+	pass "$name"
+}
+
+echo "guest kernel $(uname -r), $(nproc) CPUs, $(mem_available_mb) MiB available"
+t0=$(date +%s)
+
+# --- limits: small ones first ---------------------------------------------
+check insmod-small-limits insmod $M/ksalloc.ko max_pool_bytes=8388608 max_total_bytes=16777216
+wait_node
+mem0=$(mem_available_mb)
+check limits-small/one-over-pool hold_expect "framed 0/1 4096 x 4096 error ENOMEM" --frames 4096 --size 4096
+check limits-small/overflow hold_expect "framed 0/1 65536 x 4194304 error E" --frames 65536 --size 4194304
+check limits-small/many-fds hold_expect "framed 4/64 1024 x 4096 error ENOMEM" --fds 64 --frames 1024 --size 4096
+# Hold the whole budget: one byte more is refused, closing gives it back.
+ksalloc_fuzz hold --fds 2 --frames 2048 --size 4096 --seconds -1 >/tmp/hold.out 2>&1 &
+hp=$!
+i=0
+while ! grep -q ready /tmp/hold.out && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check limits-small/budget-held grep -q 'framed 2/2' /tmp/hold.out
+check limits-small/budget-exhausted hold_expect "framed 0/1 1 x 1 error ENOMEM" --frames 1 --size 1
+kill $hp
+wait $hp
+check limits-small/budget-returned hold_expect "framed 2/2" --fds 2 --frames 2048 --size 4096
+check limits-small/budget-returned-one hold_expect "framed 1/1" --frames 4096 --size 2048 --touch
+check rmmod-small-limits rmmod ksalloc
+
+# --- limits: the defaults (64 MiB a pool, 256 MiB in all) -------------------
+check insmod-defaults insmod $M/ksalloc.ko
+wait_node
+check limits-default/one-over-pool hold_expect "framed 0/1 16385 x 4096 error ENOMEM" --frames 16385 --size 4096
+# The whole default budget held at once: the guest must keep going.
+ksalloc_fuzz hold --fds 16 --frames 16384 --size 4096 --seconds -1 >/tmp/hold.out 2>&1 &
+hp=$!
+i=0
+while ! grep -q ready /tmp/hold.out && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+check limits-default/many-fds grep -q 'framed 4/16 16384 x 4096 error ENOMEM' /tmp/hold.out
+mem1=$(mem_available_mb)
+check limits-default/budget-exhausted hold_expect "framed 0/1 1 x 1 error ENOMEM" --frames 1 --size 1
+kill $hp
+wait $hp
+mem2=$(mem_available_mb)
+echo "MemAvailable: $mem0 MiB at start, $mem1 MiB with the 256 MiB budget held, $mem2 MiB after"
+# 256 MiB of 1 GiB: what is left must stay well above nothing.
+check limits/no-oom [ "$mem1" -gt 128 ]
+if dmesg | grep -qiE 'out of memory|oom-kill|page allocation failure'; then
+	dmesg | grep -iE 'out of memory|oom-kill|page allocation failure' | head -n 5
+	fail limits/no-oom-dmesg
+else
+	pass limits/no-oom-dmesg
+fi
+echo "HARDENING-TIME: limits $(($(date +%s) - t0)) s"
+
+# --- memory cgroup -----------------------------------------------------------
+t1=$(date +%s)
+CG=/sys/fs/cgroup
+memcg_setup() {
+	mkdir -p $CG
+	grep -q " $CG cgroup2 " /proc/mounts || mount -t cgroup2 none $CG || return 1
+	echo +memory >$CG/cgroup.subtree_control || return 1
+	mkdir -p $CG/ksalloc && [ -r $CG/ksalloc/memory.current ]
+}
+if memcg_setup; then
+	pass memcg/setup
+	before=$(cat $CG/ksalloc/memory.current)
+	# The holder moves itself into the group, then opens and frames 8 MiB.
+	sh -c "echo \$\$ >$CG/ksalloc/cgroup.procs && exec ksalloc_fuzz hold --frames 2048 --size 4096 --seconds -1" \
+		>/tmp/memcg.out 2>&1 &
+	hp=$!
+	i=0
+	while ! grep -q ready /tmp/memcg.out && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+	during=$(cat $CG/ksalloc/memory.current)
+	kill $hp
+	wait $hp
+	sleep 0.5
+	after=$(cat $CG/ksalloc/memory.current)
+	echo "memcg: memory.current $before before, $during with 8 MiB framed, $after after close"
+	check memcg/charged [ $((during - before)) -ge 8388608 ]
+	# What stays is slab of the process's own, not the pool.
+	check memcg/uncharged [ "$after" -lt $((before + 1048576)) ]
+else
+	fail memcg/setup
+fi
+echo "HARDENING-TIME: memcg $(($(date +%s) - t1)) s"
+
+# --- teardown ----------------------------------------------------------------
+t2=$(date +%s)
+# A small budget: at the end, framing all of it proves nothing leaked.
+echo 16777216 >$P/max_total_bytes
+echo 16777216 >$P/max_pool_bytes
+
+rmmod_refused_open() {
+	exec 3<>/dev/ksalloc
+	! rmmod ksalloc 2>/dev/null
+	r=$?
+	exec 3>&-
+	return $r
+}
+loop teardown/rmmod-refused-fd-open rmmod_refused_open
+
+check insmod-producer insmod $M/ksalloc_producer.ko
+rmmod_refused_loaded() { ! rmmod ksalloc 2>/dev/null; }
+loop teardown/rmmod-refused-producer-loaded rmmod_refused_loaded
+
+# The producer attached and streaming: neither module may go.
+rmmod_refused_attached() {
+	ksalloc-ctl stream --frames 32 --size 4096 --rate 5000 --seconds 0.6 --quiet &
+	sp=$!
+	i=0
+	while [ "$(cat /sys/module/ksalloc_producer/refcnt)" = 0 ] && [ $i -lt 100 ]; do
+		sleep 0.02
+		i=$((i + 1))
+	done
+	r=0
+	rmmod ksalloc_producer 2>/dev/null && r=1
+	rmmod ksalloc 2>/dev/null && r=1
+	wait $sp || r=1
+	return $r
+}
+loop teardown/rmmod-refused-producer-attached rmmod_refused_attached
+
+# Detach, close the producer, or close the allocator while the timer fires
+# at the highest rate; ksalloc-ctl checks that every frame came back.
+for how in detach close-producer close-allocator; do
+	loop "teardown/$how" quiet ksalloc-ctl stream --frames 16 --size 1024 \
+		--rate 100000 --seconds 0.2 --teardown $how
+done
+
+# kill -9 of a streaming consumer: the releases must clean up after it.
+kill9_stream() {
+	ksalloc-ctl stream --frames 32 --size 2048 --rate 20000 --seconds 30 --quiet &
+	sp=$!
+	sleep 0.$((3 + n % 5))
+	kill -9 $sp
+	wait $sp
+	[ $? = 137 ]
+}
+loop teardown/kill-9-stream kill9_stream
+i=0
+while [ "$(cat /sys/module/ksalloc_producer/refcnt)" != 0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+check teardown/producer-idle [ "$(cat /sys/module/ksalloc_producer/refcnt)" = 0 ]
+check teardown/ksalloc-idle [ "$(cat /sys/module/ksalloc/refcnt)" = 1 ]
+
+# Nothing leaked: the whole budget frames, and touches, in one allocator.
+check teardown/whole-budget hold_expect "framed 1/1" --frames 4096 --size 4096 --touch
+echo "HARDENING-TIME: teardown $(($(date +%s) - t2)) s"
+
+check rmmod-producer rmmod ksalloc_producer
+check rmmod-ksalloc rmmod ksalloc
+
+if dmesg | grep -E 'WARNING:|BUG:|Oops|sleeping function called|possible recursive locking|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN|Out of memory|oom-kill'; then
+	fail dmesg-clean
+else
+	pass dmesg-clean
+fi
+taint=$(cat /proc/sys/kernel/tainted)
+echo "taint: $taint"
+check taint-only-OE [ $((taint & ~0x3000)) = 0 ]
+echo "HARDENING-TIME: total $(($(date +%s) - t0)) s"
+
+if [ $fails = 0 ]; then
+	ksalloc-result PASS
+else
+	ksalloc-result FAIL "$fails checks failed"
+fi

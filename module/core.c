@@ -525,7 +525,7 @@ int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
 int ksalloc_free_index(struct ksalloc *alloc, u32 index)
 {
 	struct ksalloc_waiter *w;
-	bool idle = false, refilled = false;
+	bool idle = false;
 
 	if (index >= alloc->frames)
 		return -EINVAL;
@@ -549,14 +549,19 @@ int ksalloc_free_index(struct ksalloc *alloc, u32 index)
 		alloc->stats.allocs++;
 		complete(&w->done);
 	} else {
-		refilled = !alloc->nr_free;
+		bool refilled = !alloc->nr_free;
+
 		ksalloc_push_locked(alloc, index);
 		idle = alloc->closed && alloc->nr_free == alloc->frames;
+		/*
+		 * Under the lock: the caller need not hold a reference, only
+		 * the frame, so once the lock is dropped a free of the last
+		 * frame of a closed allocator elsewhere may release it.
+		 */
+		if (refilled)
+			wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
 	}
 	spin_unlock_bh(&alloc->lock);
-
-	if (refilled)
-		wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
 
 	/* The last frame of a closed allocator carries the handle's reference. */
 	if (idle)

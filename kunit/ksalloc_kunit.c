@@ -12,11 +12,18 @@
 
 #include <kunit/test.h>
 #include <linux/cpumask.h>
+#include <linux/debugfs.h>
 #include <linux/delay.h>
+#include <linux/fault-inject.h>
+#include <linux/file.h>
+#include <linux/fs.h>
+#include <linux/hrtimer.h>
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
 #include <linux/kthread.h>
 #include <linux/ksalloc.h>
+#include <linux/random.h>
+#include <linux/sizes.h>
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/timer.h>
@@ -691,19 +698,44 @@ static void ksalloc_softirq_test(struct kunit *test)
 #define KSALLOC_STRESS_HOLD	6	/* frames a kthread holds at once */
 #define KSALLOC_TIMER_HOLD	2	/* frames the timer keeps across ticks */
 
+/*
+ * The stress cases run to an operation or round count.  Under QEMU TCG
+ * with KCSAN or KASAN (the x86_64 profiles of scripts/kunit.sh) they are
+ * tens of times slower than on UML, so there they also stop when their time
+ * budget is spent, and report how far they got.
+ */
+#define KSALLOC_BUDGET_SECS	(IS_ENABLED(CONFIG_UML) ? 300 : 20)
+
+static unsigned long ksalloc_deadline(unsigned int secs)
+{
+	return jiffies + secs * HZ;
+}
+
 struct ksalloc_stress {
 	struct ksalloc *alloc;
 	struct ksalloc_function_table table;
 	atomic_t owner[KSALLOC_STRESS_FRAMES];	/* 0 free, else the holder's id */
-	atomic_long_t ops;
+	atomic_long_t got;			/* frames taken, by anyone */
+	atomic_long_t ops;			/* frames given back */
+	atomic_long_t bh_ops;			/* of which in softirq context */
+	atomic_long_t timeouts;			/* waits that timed out */
 	atomic_t errors;
 	atomic_t running;
 	struct completion all_done;
 	struct timer_list timer;
 	void *timer_held[KSALLOC_TIMER_HOLD];
 	struct tasklet_struct tasklet;
+	struct hrtimer hrtimer;
+	unsigned long deadline;
+	long target;
 	bool stop;
 };
+
+static bool ksalloc_stress_over(struct ksalloc_stress *s)
+{
+	return atomic_long_read(&s->ops) >= s->target ||
+	       time_after(jiffies, READ_ONCE(s->deadline));
+}
 
 /* Claims a fresh frame for @id (its slot must be free) and fills it. */
 static void ksalloc_stress_claim(struct ksalloc_stress *s, void *frame, int id)
@@ -713,6 +745,7 @@ static void ksalloc_stress_claim(struct ksalloc_stress *s, void *frame, int id)
 	if (i >= KSALLOC_STRESS_FRAMES || atomic_cmpxchg(&s->owner[i], 0, id))
 		atomic_inc(&s->errors);
 	memset(frame, id, KSALLOC_STRESS_SIZE);
+	atomic_long_inc(&s->got);
 }
 
 /* Checks that nobody touched @id's frame, releases and frees it. */
@@ -729,6 +762,8 @@ static void ksalloc_stress_release(struct ksalloc_stress *s, void *frame, int id
 		atomic_inc(&s->errors);
 	s->table.free_frame(s->alloc, frame);
 	atomic_long_inc(&s->ops);
+	if (in_serving_softirq())
+		atomic_long_inc(&s->bh_ops);
 }
 
 /* Quick allocate-use-free cycles, as a softirq consumer would do. */
@@ -786,7 +821,7 @@ static int ksalloc_stress_thread(void *data)
 	void *held[KSALLOC_STRESS_HOLD + 1];
 	unsigned long round = 0;
 
-	while (atomic_long_read(&s->ops) < KSALLOC_STRESS_OPS) {
+	while (!ksalloc_stress_over(s)) {
 		int n = 0, k;
 
 		while (n < KSALLOC_STRESS_HOLD &&
@@ -812,9 +847,10 @@ static int ksalloc_stress_thread(void *data)
 /*
  * Kthreads bound to every CPU, a self-rearming timer and a tasklet all
  * allocate, write, verify and free through the table until at least 10^6
- * frames went through, with the pool exhausted often enough that waits and
- * hand-offs happen.  No frame may be handed out twice, no pattern may be
- * disturbed, and at the end every frame is free and the free list intact.
+ * frames went through (on UML; under QEMU TCG until the time budget is
+ * spent), with the pool exhausted often enough that waits and hand-offs
+ * happen.  No frame may be handed out twice, no pattern may be disturbed,
+ * and at the end every frame is free and the free list intact.
  */
 static void ksalloc_stress_test(struct kunit *test)
 {
@@ -831,6 +867,8 @@ static void ksalloc_stress_test(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, ksalloc_get_function_table(s->alloc, &s->table));
 	init_completion(&s->all_done);
 	atomic_set(&s->running, n);
+	s->target = KSALLOC_STRESS_OPS;
+	s->deadline = ksalloc_deadline(KSALLOC_BUDGET_SECS);
 	timer_setup(&s->timer, ksalloc_stress_timer_fn, 0);
 	tasklet_setup(&s->tasklet, ksalloc_stress_tasklet_fn);
 	mod_timer(&s->timer, jiffies + 1);
@@ -853,16 +891,865 @@ static void ksalloc_stress_test(struct kunit *test)
 	tasklet_kill(&s->tasklet);
 
 	st = ksalloc_test_stats(test, s->alloc);
-	kunit_info(test, "%ld frames through %d CPUs, timer and tasklet; %llu waits, %llu hand-offs\n",
-		   atomic_long_read(&s->ops), n, st.waits, st.handoffs);
-	KUNIT_EXPECT_GE(test, atomic_long_read(&s->ops), KSALLOC_STRESS_OPS);
+	kunit_info(test, "%ld frames through %d CPUs, timer and tasklet (%ld in softirq); %llu waits, %llu hand-offs\n",
+		   atomic_long_read(&s->ops), n, atomic_long_read(&s->bh_ops),
+		   st.waits, st.handoffs);
+	/*
+	 * Under TCG with more vCPUs than host cores, a vCPU that the host
+	 * preempts while it holds the allocator's lock leaves the others
+	 * spinning for a host time slice, so there the count is far lower.
+	 */
+	if (IS_ENABLED(CONFIG_UML))
+		KUNIT_EXPECT_GE(test, atomic_long_read(&s->ops), KSALLOC_STRESS_OPS);
+	else
+		KUNIT_EXPECT_GE(test, atomic_long_read(&s->ops), 1000);
 	KUNIT_EXPECT_GT(test, st.waits, 0);
 	KUNIT_EXPECT_GT(test, st.handoffs, 0);
 	KUNIT_EXPECT_EQ(test, atomic_read(&s->errors), 0);
 	KUNIT_EXPECT_EQ(test, st.allocs, st.frees);
+	KUNIT_EXPECT_EQ(test, st.allocs, atomic_long_read(&s->got));
+	KUNIT_EXPECT_EQ(test, st.frees, atomic_long_read(&s->ops));
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, s->alloc));
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(s->alloc));
 }
+
+/* ---- softirq on one CPU against process context on another --------------- */
+
+#define KSALLOC_HRTIMER_NS	(200 * NSEC_PER_USEC)
+
+static enum hrtimer_restart ksalloc_stress_hrtimer_fn(struct hrtimer *t)
+{
+	struct ksalloc_stress *s = container_of(t, struct ksalloc_stress, hrtimer);
+
+	ksalloc_stress_bh(s, 0xf3);
+	if (READ_ONCE(s->stop))
+		return HRTIMER_NORESTART;
+	hrtimer_forward_now(t, ns_to_ktime(KSALLOC_HRTIMER_NS));
+	return HRTIMER_RESTART;
+}
+
+/*
+ * Runs on the softirq CPU: starts the soft hrtimer there (pinned) and keeps
+ * scheduling the tasklet there, until the process side is done.
+ */
+static int ksalloc_bh_driver_fn(void *data)
+{
+	struct ksalloc_stress *s = data;
+
+	hrtimer_start(&s->hrtimer, ns_to_ktime(KSALLOC_HRTIMER_NS),
+		      HRTIMER_MODE_REL_PINNED_SOFT);
+	while (!READ_ONCE(s->stop)) {
+		tasklet_schedule(&s->tasklet);
+		usleep_range(50, 100);
+	}
+	hrtimer_cancel(&s->hrtimer);
+	complete(&s->all_done);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/* Process context: cycles of up to KSALLOC_STRESS_HOLD frames, some BH-off. */
+static int ksalloc_task_side_fn(void *data)
+{
+	struct ksalloc_stress *s = data;
+	void *held[KSALLOC_STRESS_HOLD];
+	unsigned long round = 0;
+
+	while (!ksalloc_stress_over(s)) {
+		bool bh_off = ++round & 1;
+		int n = 0, k;
+
+		if (bh_off)
+			local_bh_disable();
+		while (n < KSALLOC_STRESS_HOLD &&
+		       !s->table.allocate_frame(s->alloc, &held[n]))
+			ksalloc_stress_claim(s, held[n++], 0x11);
+		for (k = 0; k < n; k++)
+			ksalloc_stress_release(s, held[k], 0x11);
+		if (bh_off)
+			local_bh_enable();
+		if (round % 64 == 0)
+			cond_resched();
+	}
+	WRITE_ONCE(s->stop, true);
+	complete(&s->all_done);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/*
+ * A timer, a tasklet and a soft hrtimer, all on one CPU, allocate and free
+ * through the table against a kthread bound to another CPU (the same one
+ * on a uniprocessor, where softirqs then interrupt it), which sometimes runs
+ * with BH disabled.  No frame is handed out twice or disturbed, and at the
+ * end every frame is back, with as many allocations as frees.
+ */
+static void ksalloc_softirq_vs_task_test(struct kunit *test)
+{
+	struct ksalloc_stress *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	unsigned int bh_cpu = cpumask_first(cpu_online_mask), task_cpu;
+	struct task_struct *driver, *task;
+	struct ksalloc_stats st;
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	task_cpu = cpumask_next(bh_cpu, cpu_online_mask);
+	if (task_cpu >= nr_cpu_ids)
+		task_cpu = bh_cpu;
+	s->alloc = ksalloc_test_create(test, KSALLOC_STRESS_FRAMES,
+				       KSALLOC_STRESS_SIZE, 7, 0);
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_get_function_table(s->alloc, &s->table));
+	s->target = KSALLOC_STRESS_OPS / 2;
+	s->deadline = ksalloc_deadline(KSALLOC_BUDGET_SECS / 2);
+	init_completion(&s->all_done);
+	timer_setup(&s->timer, ksalloc_stress_timer_fn, TIMER_PINNED);
+	tasklet_setup(&s->tasklet, ksalloc_stress_tasklet_fn);
+	hrtimer_init(&s->hrtimer, CLOCK_MONOTONIC, HRTIMER_MODE_REL_PINNED_SOFT);
+	s->hrtimer.function = ksalloc_stress_hrtimer_fn;
+	s->timer.expires = jiffies + 1;
+	add_timer_on(&s->timer, bh_cpu);
+
+	driver = kthread_create_on_cpu(ksalloc_bh_driver_fn, s, bh_cpu,
+				       "ksalloc-bh/%u");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(driver));
+	task = kthread_create_on_cpu(ksalloc_task_side_fn, s, task_cpu,
+				     "ksalloc-task/%u");
+	if (IS_ERR(task)) {
+		WRITE_ONCE(s->stop, true);
+		task = NULL;
+	}
+	wake_up_process(driver);
+	if (task)
+		wake_up_process(task);
+	/* Both the task side and the softirq driver complete. */
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&s->all_done, 600 * HZ), 0);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&s->all_done, 60 * HZ), 0);
+	if (task)
+		kthread_stop(task);
+	kthread_stop(driver);
+	KUNIT_ASSERT_NOT_NULL(test, task);
+
+	/* One last tick gives the timer's frames back and stops it. */
+	mod_timer(&s->timer, jiffies);
+	while (timer_pending(&s->timer))
+		msleep(20);
+	timer_delete_sync(&s->timer);
+	tasklet_kill(&s->tasklet);
+
+	st = ksalloc_test_stats(test, s->alloc);
+	kunit_info(test, "%ld frames, %ld of them in softirq on CPU %u, the rest by a task on CPU %u\n",
+		   atomic_long_read(&s->ops), atomic_long_read(&s->bh_ops),
+		   bh_cpu, task_cpu);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&s->bh_ops), 0);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&s->ops) - atomic_long_read(&s->bh_ops), 0);
+	KUNIT_EXPECT_EQ(test, atomic_read(&s->errors), 0);
+	KUNIT_EXPECT_EQ(test, st.allocs, atomic_long_read(&s->got));
+	KUNIT_EXPECT_EQ(test, st.frees, atomic_long_read(&s->ops));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, s->alloc));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(s->alloc));
+}
+
+/* ---- waiters timing out during hand-offs ----------------------------------- */
+
+#define KSALLOC_HANDOFF_FRAMES	2
+
+/* Waits with a timeout of one or two jiffies, over and over. */
+static int ksalloc_short_waiter_fn(void *data)
+{
+	struct ksalloc_stress *s = data;
+	int id = 0x20 + (current->pid & 0x1f);
+	unsigned long n = 0;
+
+	while (!ksalloc_stress_over(s)) {
+		void *f;
+		int ret = ksalloc_alloc_frame_wait(s->alloc, 1 + (++n & 1), &f);
+
+		if (!ret) {
+			ksalloc_stress_claim(s, f, id);
+			udelay(get_random_u32_below(20));
+			ksalloc_stress_release(s, f, id);
+			if (n % 4 == 0)
+				usleep_range(20, 200);
+		} else if (ret == -ETIMEDOUT) {
+			atomic_long_inc(&s->timeouts);
+		} else {
+			atomic_inc(&s->errors);
+		}
+	}
+	if (atomic_dec_and_test(&s->running))
+		complete(&s->all_done);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/*
+ * Waits its turn for both frames, holds them for up to three jiffies, so
+ * that the waiters queued meanwhile time out, then frees them.
+ */
+static int ksalloc_slow_holder_fn(void *data)
+{
+	struct ksalloc_stress *s = data;
+	void *held[2];
+
+	while (!ksalloc_stress_over(s)) {
+		int n = 0, k, ret;
+
+		while (n < 2) {
+			ret = ksalloc_alloc_frame_wait(s->alloc, HZ, &held[n]);
+			if (ret) {
+				if (ret == -ETIMEDOUT)
+					atomic_long_inc(&s->timeouts);
+				else
+					atomic_inc(&s->errors);
+				break;
+			}
+			ksalloc_stress_claim(s, held[n++], 0x12);
+		}
+		/* In jiffies, the clock of the waiters' timeouts. */
+		schedule_timeout_uninterruptible(1 + get_random_u32_below(3));
+		for (k = 0; k < n; k++)
+			ksalloc_stress_release(s, held[k], 0x12);
+	}
+	if (atomic_dec_and_test(&s->running))
+		complete(&s->all_done);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/*
+ * Several kthreads wait with timeouts of one or two jiffies while a timer
+ * (which keeps frames from one tick to the next) and a kthread (which waits
+ * for both frames and keeps them for a random while) give frames back, so
+ * that timeouts expire in the same tick as hand-offs.  No frame is lost: every frame anyone got
+ * was given back, the allocator counted as many allocations and frees as
+ * the holders did, each queued wait was either served or timed out, and
+ * every frame is free at the end.
+ */
+static void ksalloc_timeout_handoff_test(struct kunit *test)
+{
+	struct ksalloc_stress *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	int i, n = max(3U, 2 * num_online_cpus());
+	struct task_struct **tasks;
+	struct ksalloc_stats st;
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	tasks = kunit_kcalloc(test, n + 1, sizeof(*tasks), GFP_KERNEL);
+	KUNIT_ASSERT_NOT_NULL(test, tasks);
+	s->alloc = ksalloc_test_create(test, KSALLOC_HANDOFF_FRAMES,
+				       KSALLOC_STRESS_SIZE, 0, 0);
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_get_function_table(s->alloc, &s->table));
+	s->target = LONG_MAX;
+	s->deadline = ksalloc_deadline(5);
+	init_completion(&s->all_done);
+	atomic_set(&s->running, n + 1);
+	timer_setup(&s->timer, ksalloc_stress_timer_fn, 0);
+	tasklet_setup(&s->tasklet, ksalloc_stress_tasklet_fn);
+	mod_timer(&s->timer, jiffies + 1);
+
+	for (i = 0; i <= n; i++) {
+		tasks[i] = kthread_run(i < n ? ksalloc_short_waiter_fn :
+				       ksalloc_slow_holder_fn, s, "ksalloc-to/%d", i);
+		if (IS_ERR(tasks[i])) {
+			tasks[i] = NULL;
+			WRITE_ONCE(s->deadline, jiffies);
+			if (atomic_dec_and_test(&s->running))
+				complete(&s->all_done);
+		}
+	}
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&s->all_done, 600 * HZ), 0);
+	for (i = 0; i <= n; i++)
+		if (tasks[i])
+			kthread_stop(tasks[i]);
+	WRITE_ONCE(s->stop, true);
+	mod_timer(&s->timer, jiffies);
+	while (timer_pending(&s->timer))
+		msleep(20);
+	timer_delete_sync(&s->timer);
+	tasklet_kill(&s->tasklet);
+	for (i = 0; i <= n; i++)
+		KUNIT_ASSERT_NOT_NULL(test, tasks[i]);
+
+	st = ksalloc_test_stats(test, s->alloc);
+	kunit_info(test, "%d waiters: %ld frames, %llu waits, %llu hand-offs, %ld timeouts\n",
+		   n, atomic_long_read(&s->ops), st.waits, st.handoffs,
+		   atomic_long_read(&s->timeouts));
+	KUNIT_EXPECT_EQ(test, atomic_read(&s->errors), 0);
+	KUNIT_EXPECT_GT(test, st.handoffs, 0);
+	KUNIT_EXPECT_GT(test, atomic_long_read(&s->timeouts), 0);
+	KUNIT_EXPECT_EQ(test, st.wait_timeouts, atomic_long_read(&s->timeouts));
+	KUNIT_EXPECT_EQ(test, st.waits, st.handoffs + st.wait_timeouts);
+	KUNIT_EXPECT_EQ(test, st.waiters, 0);
+	KUNIT_EXPECT_EQ(test, atomic_long_read(&s->got), atomic_long_read(&s->ops));
+	KUNIT_EXPECT_EQ(test, st.allocs, atomic_long_read(&s->got));
+	KUNIT_EXPECT_EQ(test, st.frees, atomic_long_read(&s->ops));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, s->alloc));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(s->alloc));
+}
+
+/* ---- close against waiters, table users and ksalloc_get_file() ----------- */
+
+#define KSALLOC_CLOSE_WAITERS	3
+#define KSALLOC_CLOSE_THREADS	(KSALLOC_CLOSE_WAITERS + 2)
+
+struct ksalloc_close_race {
+	struct ksalloc *alloc;
+	struct ksalloc_function_table table;
+	struct file *file;
+	int drop_at;			/* the getter drops its file reference then */
+	atomic_t errors;
+	atomic_t running;
+	atomic_long_t ops;
+	atomic_long_t late_frees;	/* frees accepted after -ENODEV was seen */
+	atomic_long_t gets;		/* ksalloc_get_file() calls */
+	struct completion all_done;
+	struct timer_list timer;
+	void *timer_held[2];
+	bool timer_closed;
+	struct completion timer_done;
+};
+
+static void ksalloc_close_race_exit(struct ksalloc_close_race *r)
+{
+	if (atomic_dec_and_test(&r->running))
+		complete(&r->all_done);
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+}
+
+/* Frees a frame by index: after the close too, it must be accepted. */
+static void ksalloc_close_race_free(struct ksalloc_close_race *r, void *f,
+				    bool late)
+{
+	if (ksalloc_free_index(r->alloc, ksalloc_frame_index(r->alloc, f)))
+		atomic_inc(&r->errors);
+	if (late)
+		atomic_long_inc(&r->late_frees);
+	atomic_long_inc(&r->ops);
+}
+
+/* Waits (10 s at most) until the close answers -ENODEV. */
+static int ksalloc_close_waiter_fn(void *data)
+{
+	struct ksalloc_close_race *r = data;
+	void *f;
+	int ret;
+
+	while (!(ret = ksalloc_alloc_frame_wait(r->alloc, 10 * HZ, &f))) {
+		cond_resched();
+		ksalloc_close_race_free(r, f, false);
+	}
+	if (ret != -ENODEV)
+		atomic_inc(&r->errors);
+	ksalloc_close_race_exit(r);
+	return 0;
+}
+
+/* Keeps up to two frames through the table; frees them after the close. */
+static int ksalloc_close_user_fn(void *data)
+{
+	struct ksalloc_close_race *r = data;
+	void *held[2] = {};
+	unsigned int k = 0;
+	int ret;
+
+	for (;;) {
+		if (held[k])
+			ksalloc_close_race_free(r, held[k], false);
+		held[k] = NULL;
+		ret = r->table.allocate_frame(r->alloc, &held[k]);
+		if (ret == -ENODEV)
+			break;
+		if (ret && ret != -ENOMEM)
+			atomic_inc(&r->errors);
+		k ^= 1;
+		cond_resched();
+	}
+	for (k = 0; k < 2; k++)
+		if (held[k])
+			ksalloc_close_race_free(r, held[k], true);
+	ksalloc_close_race_exit(r);
+	return 0;
+}
+
+/*
+ * Takes the allocator from the file again and again, holding a file
+ * reference of its own, which it drops after drop_at rounds; then goes on
+ * with the last allocator reference it took until the close, and puts it.
+ */
+static int ksalloc_close_getter_fn(void *data)
+{
+	struct ksalloc_close_race *r = data;
+	struct ksalloc *prev = NULL, *a;
+	void *f;
+	int i, ret;
+
+	for (i = 0; i < r->drop_at; i++) {
+		get_file(r->file);
+		a = ksalloc_get_file(r->file);
+		__fput_sync(r->file);
+		if (a != r->alloc) {
+			atomic_inc(&r->errors);
+			break;
+		}
+		atomic_long_inc(&r->gets);
+		ksalloc_put(prev);
+		prev = a;
+	}
+	__fput_sync(r->file);		/* our own file reference */
+	if (prev) {
+		while (!(ret = r->table.allocate_frame(prev, &f)))
+			ksalloc_close_race_free(r, f, false);
+		if (ret != -ENODEV && ret != -ENOMEM)
+			atomic_inc(&r->errors);
+		ksalloc_put(prev);
+	}
+	ksalloc_close_race_exit(r);
+	return 0;
+}
+
+/* Softirq table user: keeps two frames across ticks until the close. */
+static void ksalloc_close_timer_fn(struct timer_list *t)
+{
+	struct ksalloc_close_race *r = from_timer(r, t, timer);
+	int k, ret;
+
+	for (k = 0; k < 2; k++) {
+		if (r->timer_held[k])
+			ksalloc_close_race_free(r, r->timer_held[k], r->timer_closed);
+		r->timer_held[k] = NULL;
+		if (r->timer_closed)
+			continue;
+		ret = r->table.allocate_frame(r->alloc, &r->timer_held[k]);
+		if (ret == -ENODEV)
+			r->timer_closed = true;
+		else if (ret && ret != -ENOMEM)
+			atomic_inc(&r->errors);
+	}
+	if (r->timer_closed && !r->timer_held[0] && !r->timer_held[1])
+		complete(&r->timer_done);
+	else
+		mod_timer(&r->timer, jiffies + 1);
+}
+
+/*
+ * Many rounds, each with a fresh framed file: waiters, a table user in a
+ * kthread and one in a timer, and a thread taking the allocator with
+ * ksalloc_get_file() all run while the last two file references are
+ * dropped at random moments, so that the release (ksalloc_close()) races
+ * with all of them.  Every waiter ends with -ENODEV, frees after the close
+ * are accepted, no frame stays out, and once the test's own reference goes
+ * the memory is released.
+ */
+static void ksalloc_close_race_test(struct kunit *test)
+{
+	struct ksalloc_close_race *r = kunit_kzalloc(test, sizeof(*r), GFP_KERNEL);
+	const struct ksalloc_framing framing = { .frames = 2, .frame_size = 64 };
+	struct task_struct *tasks[KSALLOC_CLOSE_THREADS];
+	unsigned long deadline = ksalloc_deadline(KSALLOC_BUDGET_SECS / 4);
+	u64 before = ksalloc_charged_bytes();
+	long late = 0, ops = 0, gets = 0;
+	int round, rounds = 200, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, r);
+	for (round = 0; round < rounds && !time_after(jiffies, deadline); round++) {
+		memset(r, 0, sizeof(*r));
+		r->file = ksalloc_kunit_file(&framing);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(r->file));
+		r->alloc = ksalloc_get_file(r->file);	/* the test's reference */
+		KUNIT_ASSERT_FALSE(test, IS_ERR(r->alloc));
+		KUNIT_ASSERT_EQ(test, 0, ksalloc_get_function_table(r->alloc, &r->table));
+		r->drop_at = get_random_u32_below(64);
+		init_completion(&r->all_done);
+		init_completion(&r->timer_done);
+		atomic_set(&r->running, KSALLOC_CLOSE_THREADS);
+		timer_setup(&r->timer, ksalloc_close_timer_fn, 0);
+		mod_timer(&r->timer, jiffies);
+
+		get_file(r->file);			/* the getter's */
+		for (i = 0; i < KSALLOC_CLOSE_THREADS; i++) {
+			int (*fn)(void *) = i < KSALLOC_CLOSE_WAITERS ?
+				ksalloc_close_waiter_fn : i == KSALLOC_CLOSE_WAITERS ?
+				ksalloc_close_user_fn : ksalloc_close_getter_fn;
+
+			tasks[i] = kthread_run(fn, r, "ksalloc-close/%d", i);
+			KUNIT_ASSERT_FALSE(test, IS_ERR(tasks[i]));
+		}
+		/* Drop the opener's reference a random while later. */
+		if (round & 1)
+			udelay(get_random_u32_below(200));
+		else
+			msleep(get_random_u32_below(3));
+		__fput_sync(r->file);
+
+		KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&r->all_done, 60 * HZ), 0);
+		KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&r->timer_done, 60 * HZ), 0);
+		for (i = 0; i < KSALLOC_CLOSE_THREADS; i++)
+			kthread_stop(tasks[i]);
+		timer_delete_sync(&r->timer);
+
+		KUNIT_ASSERT_EQ(test, atomic_read(&r->errors), 0);
+		KUNIT_ASSERT_EQ(test, 0, ksalloc_test_allocated(test, r->alloc));
+		KUNIT_ASSERT_EQ(test, 0, ksalloc_check_invariants(r->alloc));
+		KUNIT_ASSERT_FALSE(test, ksalloc_dispatch_active(r->alloc));
+		KUNIT_ASSERT_GT(test, ksalloc_charged_bytes(), before);
+		ksalloc_put(r->alloc);			/* the last reference */
+		KUNIT_ASSERT_EQ(test, ksalloc_charged_bytes(), before);
+		late += atomic_long_read(&r->late_frees);
+		ops += atomic_long_read(&r->ops);
+		gets += atomic_long_read(&r->gets);
+	}
+	kunit_info(test, "%d rounds: %ld frees (%ld after the close), %ld ksalloc_get_file()\n",
+		   round, ops, late, gets);
+	KUNIT_EXPECT_GT(test, late, 0);
+	KUNIT_EXPECT_GT(test, gets, 0);
+}
+
+/* ---- the last put against a late free --------------------------------------- */
+
+enum ksalloc_last_put_kind {
+	KSALLOC_LP_PUT_VS_FREE,		/* a consumer's put against the last free */
+	KSALLOC_LP_FREE_VS_FREE,	/* two frees, no reference held */
+	KSALLOC_LP_FREE_IN_FREE,	/* a softirq frees the last frame inside a free */
+	KSALLOC_LP_KINDS
+};
+
+struct ksalloc_last_put;
+
+struct ksalloc_lp_worker {
+	struct ksalloc_last_put *lp;
+	struct task_struct *task;
+	struct completion start, done;
+	int id;
+};
+
+struct ksalloc_last_put {
+	struct ksalloc *alloc;
+	enum ksalloc_last_put_kind kind;
+	void *frame[2];
+	atomic_t ready;
+	bool quit;
+	struct tasklet_struct tasklet;
+	struct completion tasklet_done;
+	struct ksalloc_lp_worker w[2];
+};
+
+static void ksalloc_lp_tasklet_fn(struct tasklet_struct *t)
+{
+	struct ksalloc_last_put *lp = from_tasklet(lp, t, tasklet);
+
+	ksalloc_free_frame(lp->alloc, lp->frame[1]);
+	complete(&lp->tasklet_done);
+}
+
+static void ksalloc_lp_act(struct ksalloc_last_put *lp, int id)
+{
+	switch (lp->kind) {
+	case KSALLOC_LP_PUT_VS_FREE:
+		if (id)
+			ksalloc_put(lp->alloc);
+		else
+			ksalloc_free_frame(lp->alloc, lp->frame[0]);
+		break;
+	case KSALLOC_LP_FREE_VS_FREE:
+		ksalloc_free_frame(lp->alloc, lp->frame[id]);
+		break;
+	case KSALLOC_LP_FREE_IN_FREE:
+		if (id)
+			break;
+		/*
+		 * Pending, the tasklet runs when the free's spin_unlock_bh()
+		 * enables BH again, before the free returns.
+		 */
+		tasklet_schedule(&lp->tasklet);
+		ksalloc_free_frame(lp->alloc, lp->frame[0]);
+		break;
+	default:
+		break;
+	}
+}
+
+static int ksalloc_lp_worker_fn(void *data)
+{
+	struct ksalloc_lp_worker *w = data;
+	struct ksalloc_last_put *lp = w->lp;
+
+	for (;;) {
+		unsigned long until;
+
+		wait_for_completion(&w->start);
+		if (READ_ONCE(lp->quit))
+			break;
+		/* Start together, when there are two CPUs to race on. */
+		atomic_inc(&lp->ready);
+		until = jiffies + HZ / 10;
+		while (num_online_cpus() > 1 && atomic_read(&lp->ready) < 2 &&
+		       time_before(jiffies, until))
+			cpu_relax();
+		ksalloc_lp_act(lp, w->id);
+		complete(&w->done);
+	}
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+static void ksalloc_lp_stop(void *data)
+{
+	struct ksalloc_last_put *lp = data;
+	int i;
+
+	WRITE_ONCE(lp->quit, true);
+	for (i = 0; i < 2; i++) {
+		complete(&lp->w[i].start);
+		kthread_stop(lp->w[i].task);
+	}
+}
+
+/*
+ * Many rounds on two CPUs, each with a fresh allocator, closed while the
+ * frames are out: a consumer's last ksalloc_put() against the free of the
+ * last frame (which drops the handle's reference), two frames freed at
+ * once by holders that keep no reference, and a free interrupted on its
+ * own CPU, right after it unlocked, by a softirq freeing the last frame.
+ * Whichever goes last releases the allocator; nobody may touch it after
+ * (KASAN watches), and the bytes charged come back every round.
+ */
+static void ksalloc_last_put_race_test(struct kunit *test)
+{
+	struct ksalloc_last_put *lp = kunit_kzalloc(test, sizeof(*lp), GFP_KERNEL);
+	const struct ksalloc_framing framing = { .frames = 2, .frame_size = 64 };
+	unsigned long deadline = ksalloc_deadline(KSALLOC_BUDGET_SECS / 4);
+	unsigned int cpu[2], per_kind[KSALLOC_LP_KINDS] = {};
+	u64 before = ksalloc_charged_bytes();
+	int round, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, lp);
+	cpu[0] = cpumask_first(cpu_online_mask);
+	cpu[1] = cpumask_next(cpu[0], cpu_online_mask);
+	if (cpu[1] >= nr_cpu_ids)
+		cpu[1] = cpu[0];
+	tasklet_setup(&lp->tasklet, ksalloc_lp_tasklet_fn);
+	init_completion(&lp->tasklet_done);
+	for (i = 0; i < 2; i++) {
+		lp->w[i].lp = lp;
+		lp->w[i].id = i;
+		init_completion(&lp->w[i].start);
+		init_completion(&lp->w[i].done);
+		lp->w[i].task = kthread_create_on_cpu(ksalloc_lp_worker_fn, &lp->w[i],
+						      cpu[i], "ksalloc-lp/%u");
+		KUNIT_ASSERT_FALSE(test, IS_ERR(lp->w[i].task));
+		wake_up_process(lp->w[i].task);
+	}
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, ksalloc_lp_stop, lp));
+
+	for (round = 0; round < 3000 && !time_after(jiffies, deadline); round++) {
+		lp->kind = round % KSALLOC_LP_KINDS;
+		lp->alloc = ksalloc_create(&framing);
+		KUNIT_ASSERT_FALSE(test, IS_ERR(lp->alloc));
+		KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(lp->alloc, &lp->frame[0]));
+		if (lp->kind == KSALLOC_LP_PUT_VS_FREE)
+			ksalloc_get(lp->alloc);		/* the consumer's */
+		else
+			KUNIT_ASSERT_EQ(test, 0,
+					ksalloc_allocate_frame(lp->alloc, &lp->frame[1]));
+		ksalloc_close(lp->alloc);
+		KUNIT_ASSERT_EQ(test, 0, ksalloc_check_invariants(lp->alloc));
+
+		atomic_set(&lp->ready, 0);
+		reinit_completion(&lp->tasklet_done);
+		for (i = 0; i < 2; i++) {
+			reinit_completion(&lp->w[i].done);
+			complete(&lp->w[i].start);
+		}
+		for (i = 0; i < 2; i++)
+			KUNIT_ASSERT_GT(test,
+					wait_for_completion_timeout(&lp->w[i].done, 30 * HZ), 0);
+		if (lp->kind == KSALLOC_LP_FREE_IN_FREE)
+			KUNIT_ASSERT_GT(test,
+					wait_for_completion_timeout(&lp->tasklet_done, 30 * HZ), 0);
+		/* Released, in whatever order: the budget is back. */
+		KUNIT_ASSERT_EQ(test, ksalloc_charged_bytes(), before);
+		per_kind[lp->kind]++;
+	}
+	tasklet_kill(&lp->tasklet);
+	kunit_info(test, "%d rounds on CPUs %u and %u: %u put against free, %u free against free, %u free inside free\n",
+		   round, cpu[0], cpu[1], per_kind[KSALLOC_LP_PUT_VS_FREE],
+		   per_kind[KSALLOC_LP_FREE_VS_FREE], per_kind[KSALLOC_LP_FREE_IN_FREE]);
+	KUNIT_EXPECT_GE(test, round, KSALLOC_LP_KINDS);
+}
+
+/* ---- fault injection ------------------------------------------------------- */
+
+#if IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS) && IS_ENABLED(CONFIG_FAILSLAB) && \
+	IS_ENABLED(CONFIG_FAIL_PAGE_ALLOC)
+/*
+ * The knobs of failslab and fail_page_alloc are static variables in mm/,
+ * reachable only through their debugfs files.  A debugfs file made with
+ * debugfs_create_bool() or debugfs_create_u32() keeps the address of its
+ * variable in its inode's i_private, which is how we find them.
+ */
+static void *ksalloc_fault_knob(const char *dir, const char *name)
+{
+	struct dentry *d, *f;
+	void *p = NULL;
+
+	d = debugfs_lookup(dir, NULL);
+	if (!d)
+		return NULL;
+	f = debugfs_lookup(name, d);
+	if (f) {
+		p = d_inode(f)->i_private;
+		dput(f);
+	}
+	dput(d);
+	return p;
+}
+
+struct ksalloc_fault_knobs {
+	bool *slab_ignore_reclaim, *page_ignore_reclaim;
+	u32 *page_min_order, *slab_verbose, *page_verbose;
+	bool slab_ignore_reclaim_was, page_ignore_reclaim_was;
+	u32 page_min_order_was, slab_verbose_was, page_verbose_was;
+};
+
+static void ksalloc_fault_restore(void *data)
+{
+	struct ksalloc_fault_knobs *k = data;
+
+	*k->slab_ignore_reclaim = k->slab_ignore_reclaim_was;
+	*k->page_ignore_reclaim = k->page_ignore_reclaim_was;
+	*k->page_min_order = k->page_min_order_was;
+	*k->slab_verbose = k->slab_verbose_was;
+	*k->page_verbose = k->page_verbose_was;
+}
+
+/*
+ * Lets fail_nth fail every slab and page allocation, also those that may
+ * sleep and those of order 0, quietly; undone when the test ends.
+ */
+static void ksalloc_fault_setup(struct kunit *test)
+{
+	struct ksalloc_fault_knobs *k = kunit_kzalloc(test, sizeof(*k), GFP_KERNEL);
+
+	KUNIT_ASSERT_NOT_NULL(test, k);
+	k->slab_ignore_reclaim = ksalloc_fault_knob("failslab", "ignore-gfp-wait");
+	k->slab_verbose = ksalloc_fault_knob("failslab", "verbose");
+	k->page_ignore_reclaim = ksalloc_fault_knob("fail_page_alloc", "ignore-gfp-wait");
+	k->page_min_order = ksalloc_fault_knob("fail_page_alloc", "min-order");
+	k->page_verbose = ksalloc_fault_knob("fail_page_alloc", "verbose");
+	if (!k->slab_ignore_reclaim || !k->slab_verbose || !k->page_ignore_reclaim ||
+	    !k->page_min_order || !k->page_verbose)
+		kunit_skip(test, "the failslab or fail_page_alloc debugfs knobs are missing");
+
+	k->slab_ignore_reclaim_was = *k->slab_ignore_reclaim;
+	k->page_ignore_reclaim_was = *k->page_ignore_reclaim;
+	k->page_min_order_was = *k->page_min_order;
+	k->slab_verbose_was = *k->slab_verbose;
+	k->page_verbose_was = *k->page_verbose;
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test, ksalloc_fault_restore, k));
+	*k->slab_ignore_reclaim = false;
+	*k->page_ignore_reclaim = false;
+	*k->page_min_order = 0;
+	*k->slab_verbose = 0;
+	*k->page_verbose = 0;
+}
+
+/*
+ * Makes the n-th allocation of @make fail, for n = 1, 2, ... until @make
+ * runs without reaching an n-th allocation.  Each failure must be a clean
+ * -ENOMEM with nothing left charged; a fault that @make absorbed (a
+ * fallback inside the allocator it called) must leave a working object,
+ * which @undo then releases.  Returns the number of faults injected.
+ */
+static int ksalloc_fault_each(struct kunit *test, const char *what,
+			      void *(*make)(void), void (*undo)(void *obj))
+{
+	u64 before = ksalloc_charged_bytes();
+	int n, failed = 0, absorbed = 0;
+
+	for (n = 1; n < 10000; n++) {
+		unsigned int left;
+		void *obj;
+
+		WRITE_ONCE(current->fail_nth, n);
+		obj = make();
+		left = READ_ONCE(current->fail_nth);
+		WRITE_ONCE(current->fail_nth, 0);
+
+		if (IS_ERR(obj)) {
+			KUNIT_EXPECT_EQ_MSG(test, PTR_ERR(obj), -ENOMEM,
+					    "%s, fault %d", what, n);
+		} else {
+			undo(obj);
+		}
+		KUNIT_EXPECT_EQ_MSG(test, ksalloc_charged_bytes(), before,
+				    "%s, fault %d", what, n);
+		if (left) {
+			/* No n-th allocation: this run had no fault. */
+			KUNIT_EXPECT_FALSE_MSG(test, IS_ERR(obj), "%s without a fault", what);
+			break;
+		}
+		if (IS_ERR(obj))
+			failed++;
+		else
+			absorbed++;
+	}
+	kunit_info(test, "%s: %d faults injected, %d failed cleanly, %d absorbed\n",
+		   what, n - 1, failed, absorbed);
+	KUNIT_EXPECT_GT(test, failed, 0);
+	return n - 1;
+}
+
+/* 16 frames of 3000 bytes: a pool of several pages, and a stride. */
+static const struct ksalloc_framing ksalloc_fault_framing = {
+	.frames = 16, .frame_size = 3000, .alignment = 63,
+};
+
+static void *ksalloc_fault_create(void)
+{
+	return ksalloc_create(&ksalloc_fault_framing);
+}
+
+static void ksalloc_fault_close(void *obj)
+{
+	ksalloc_close(obj);
+}
+
+static void *ksalloc_fault_file(void)
+{
+	return ksalloc_kunit_file(&ksalloc_fault_framing);
+}
+
+static void ksalloc_fault_fput(void *obj)
+{
+	__fput_sync(obj);
+}
+
+/*
+ * Every allocation that ksalloc_create() makes, failed one at a time, and
+ * the same for a framed file (the handle, the allocator, the file), which
+ * is what open() and KSALLOC_IOC_SET_FRAMING together allocate.
+ */
+static void ksalloc_fault_inject_test(struct kunit *test)
+{
+	int faults;
+
+	ksalloc_fault_setup(test);
+	faults = ksalloc_fault_each(test, "ksalloc_create()", ksalloc_fault_create,
+				    ksalloc_fault_close);
+	faults += ksalloc_fault_each(test, "framed file", ksalloc_fault_file,
+				     ksalloc_fault_fput);
+	kunit_info(test, "%d faults injected in all\n", faults);
+}
+#else
+static void ksalloc_fault_inject_test(struct kunit *test)
+{
+	kunit_skip(test, "needs FAULT_INJECTION_DEBUG_FS, FAILSLAB and FAIL_PAGE_ALLOC");
+}
+#endif
 
 static struct kunit_case ksalloc_test_cases[] = {
 	KUNIT_CASE_PARAM(ksalloc_framing_test, ksalloc_framing_gen_params),
@@ -880,6 +1767,11 @@ static struct kunit_case ksalloc_test_cases[] = {
 	KUNIT_CASE(ksalloc_close_wakes_test),
 	KUNIT_CASE(ksalloc_softirq_test),
 	KUNIT_CASE_SLOW(ksalloc_stress_test),
+	KUNIT_CASE_SLOW(ksalloc_softirq_vs_task_test),
+	KUNIT_CASE_SLOW(ksalloc_timeout_handoff_test),
+	KUNIT_CASE_SLOW(ksalloc_close_race_test),
+	KUNIT_CASE_SLOW(ksalloc_last_put_race_test),
+	KUNIT_CASE(ksalloc_fault_inject_test),
 	{}
 };
 

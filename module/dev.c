@@ -33,6 +33,7 @@
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
+#include <linux/anon_inodes.h>
 #include <linux/capability.h>
 #include <linux/compiler.h>
 #include <linux/err.h>
@@ -50,6 +51,7 @@
 #include <linux/string.h>
 #include <linux/uaccess.h>
 #include <linux/user_namespace.h>
+#include <kunit/visibility.h>
 
 #include "compat.h"
 #include "ksalloc_internal.h"
@@ -516,6 +518,51 @@ struct ksalloc *ksalloc_fdget(int fd)
 	return alloc;
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_fdget, KSALLOC_NS);
+
+#if IS_ENABLED(CONFIG_KUNIT)
+/**
+ * ksalloc_kunit_file() - a framed /dev/ksalloc file without the device
+ * @framing: the framing of its allocator
+ *
+ * For KUnit: a file with the device's file operations on an anonymous
+ * inode, owning a new allocator as if KSALLOC_IOC_SET_FRAMING had been
+ * done, so that ksalloc_get_file() and the release of the last reference
+ * (ksalloc_close()) can be tested without a device node or a process.
+ *
+ * Context: Process context; may sleep.
+ * Return: the file, or an ERR_PTR() of ksalloc_create() or of the file's
+ * allocation.
+ */
+struct file *ksalloc_kunit_file(const struct ksalloc_framing *framing)
+{
+	struct ksalloc_handle *h;
+	struct ksalloc *alloc;
+	struct file *file;
+
+	h = kzalloc(sizeof(*h), GFP_KERNEL);
+	if (!h)
+		return ERR_PTR(-ENOMEM);
+	mutex_init(&h->lock);
+	alloc = ksalloc_create(framing);
+	if (IS_ERR(alloc)) {
+		file = ERR_CAST(alloc);
+		goto err_free_handle;
+	}
+	h->alloc = alloc;
+	file = anon_inode_getfile("[ksalloc]", &ksalloc_fops, h, O_RDWR);
+	if (IS_ERR(file))
+		goto err_close;
+	return file;
+
+err_close:
+	ksalloc_close(alloc);
+err_free_handle:
+	mutex_destroy(&h->lock);
+	kfree(h);
+	return file;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_kunit_file);
+#endif
 
 static int __init ksalloc_init(void)
 {

@@ -29,6 +29,7 @@ int ksalloc_mmap(struct ksalloc *alloc, struct vm_area_struct *vma);
 #if IS_ENABLED(CONFIG_KUNIT)
 u64 ksalloc_charged_bytes(void);
 int ksalloc_check_invariants(struct ksalloc *alloc);
+struct file *ksalloc_kunit_file(const struct ksalloc_framing *framing);
 #endif
 
 #endif /* _KSALLOC_INTERNAL_H */

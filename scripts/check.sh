@@ -73,6 +73,10 @@ done
 step sparse "$logs/sparse.stderr" build_check 6.12-sparse 6.12 C=2
 if [ -n "$full" ]; then
 	step kunit "$logs/kunit.stderr" "$here/kunit.sh" --log "$logs/kunit.log"
+	for p in kcsan kasan; do
+		step "kunit-$p" "$logs/kunit-$p.stderr" \
+			"$here/kunit.sh" --profile "$p" --log "$logs/kunit-$p.log"
+	done
 	step integration "$logs/integration.stderr" "$here/integration.sh"
 	grep -h ': selftests \|integration took' "$logs/integration.stderr" >&2 || true
 	step hardening "$logs/hardening.stderr" "$here/hardening.sh" --fuzz
@@ -80,5 +84,6 @@ fi
 
 passed=$(grep -c '^PASS: ' "$results" || true)
 failed=$(grep -c '^FAIL: ' "$results" || true)
-echo "$passed passed, $failed failed"
+skipped=$(grep -c '^SKIP: ' "$results" || true)
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

@@ -4,76 +4,151 @@
 # Runs the ksalloc KUnit suite through tools/testing/kunit/kunit.py on the
 # 6.12 source tree, with the module linked in by scripts/jury-rig.sh, under
 # the kernel's debug options, and fails on a failed case or on any report
-# from lockdep, KASAN, UBSAN or the atomic-sleep check in the log.
+# from lockdep, KASAN, KCSAN, UBSAN, debugobjects or the atomic-sleep check
+# in the log.
 #
 # Prints one "PASS: kunit/<case>" or "FAIL: kunit/<case>" line per case.
 set -euo pipefail
 
 usage() {
 	cat <<USAGE
-usage: ${0##*/} [--log FILE]
+usage: ${0##*/} [--profile uml|kcsan|kasan] [--log FILE]
 
-Builds and runs the "ksalloc" KUnit suite on UML with PROVE_LOCKING,
-DEBUG_ATOMIC_SLEEP, KASAN and UBSAN.  The kernel build is kept in the
-cache (\${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}), so a second run only
-rebuilds what changed.  --log keeps the full kunit.py output.
+Builds and runs the "ksalloc" KUnit suite under one of three profiles:
+
+  uml    (default) UML, 1 CPU: PROVE_LOCKING, DEBUG_ATOMIC_SLEEP, KASAN,
+         UBSAN, DEBUG_LIST.
+  kcsan  x86_64 under QEMU TCG (never KVM), 4 vCPUs: SMP, PROVE_LOCKING,
+         DEBUG_ATOMIC_SLEEP, KCSAN with the interrupt watcher and every
+         race reported, changed value or not.
+  kasan  x86_64 under QEMU TCG, 2 vCPUs: generic KASAN with KASAN_VMALLOC,
+         DEBUG_OBJECTS (timers, work, free), PROVE_LOCKING, and
+         FAULT_INJECTION, FAILSLAB, FAIL_PAGE_ALLOC for the fault
+         injection case.
+
+Each profile has its own build directory in the kernel tree of the cache
+(\${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}), so a second run only rebuilds
+what changed.  --log keeps the full kunit.py output.
 USAGE
 }
 
+profile=uml
 log=
 while [ $# -gt 0 ]; do
 	case "$1" in
 	-h|--help) usage; exit 0 ;;
-	--log) log=$2; shift ;;
+	--log) [ $# -ge 2 ] || { usage >&2; exit 2; }; log=$2; shift ;;
+	--profile) [ $# -ge 2 ] || { usage >&2; exit 2; }; profile=$2; shift ;;
 	*) usage >&2; exit 2 ;;
 	esac
 	shift
 done
 
+# Options common to every profile, on top of kunit/.kunitconfig.
+opts=(CONFIG_DEBUG_KERNEL=y CONFIG_PROVE_LOCKING=y CONFIG_DEBUG_ATOMIC_SLEEP=y
+      CONFIG_DEBUG_LIST=y)
+# kunit.py's own arguments for the profile.
+args=()
+case "$profile" in
+uml)
+	build=.kunit-uml
+	# UBSAN_ALIGNMENT is off: UML's own code trips it, and x86 does not care.
+	# UML_PCI_OVER_VIRTIO is off: without a device it warns at boot.
+	opts+=(CONFIG_KASAN=y CONFIG_UBSAN=y CONFIG_UBSAN_ALIGNMENT=n
+	       CONFIG_UML_PCI_OVER_VIRTIO=n)
+	;;
+kcsan)
+	build=.kunit-x86_64-kcsan
+	# More vCPUs than the host has cores, so that the vCPU threads are
+	# preempted at arbitrary points and accesses interleave.  TCG is
+	# asked for by name: KVM is not usable on these machines.
+	args=(--arch=x86_64 --qemu_args='-smp 4 -accel tcg,thread=multi')
+	# The interrupt watcher catches races between a task and a softirq
+	# on its own CPU; REPORT_VALUE_CHANGE_ONLY=n reports a race even when
+	# the value read happened to be unchanged.  Both are runtime choices
+	# of kernel/kcsan only, not of how the rest is instrumented.
+	opts+=(CONFIG_SMP=y CONFIG_KCSAN=y CONFIG_KCSAN_INTERRUPT_WATCHER=y
+	       CONFIG_KCSAN_REPORT_VALUE_CHANGE_ONLY=n)
+	;;
+kasan)
+	build=.kunit-x86_64-kasan
+	args=(--arch=x86_64 --qemu_args='-smp 2 -accel tcg,thread=multi')
+	opts+=(CONFIG_SMP=y CONFIG_KASAN=y CONFIG_KASAN_GENERIC=y
+	       CONFIG_KASAN_VMALLOC=y
+	       CONFIG_DEBUG_OBJECTS=y CONFIG_DEBUG_OBJECTS_TIMERS=y
+	       CONFIG_DEBUG_OBJECTS_WORK=y CONFIG_DEBUG_OBJECTS_FREE=y
+	       CONFIG_DEBUG_OBJECTS_ENABLE_DEFAULT=1
+	       CONFIG_DEBUG_FS=y CONFIG_FAULT_INJECTION=y
+	       CONFIG_FAULT_INJECTION_DEBUG_FS=y CONFIG_FAILSLAB=y
+	       CONFIG_FAIL_PAGE_ALLOC=y)
+	;;
+*)
+	usage >&2
+	exit 2
+	;;
+esac
+
 here=$(cd "$(dirname "$0")" && pwd)
 src=$("$here/deps.sh" --source-dir)
 "$here/jury-rig.sh" "$src" >/dev/null
 
-build=.kunit-uml
+# qemu_configs/x86_64.py boots with qboot (Debian's qemu-system-data has
+# it).  Without it, the same configuration but QEMU's default firmware.
+has_qboot() {
+	local dir
+
+	while read -r dir; do
+		[ -e "$dir/qboot.rom" ] && return 0
+	done < <(qemu-system-x86_64 -L help 2>/dev/null || true)
+	return 1
+}
+if [ "$profile" != uml ] && ! has_qboot; then
+	mkdir -p "$src/$build"
+	sed "/'-bios', 'qboot.rom'/s/\['-bios', 'qboot.rom'\]/[]/" \
+		"$src/tools/testing/kunit/qemu_configs/x86_64.py" \
+		>"$src/$build/qemu-x86_64-seabios.py"
+	args+=(--qemu_config="$build/qemu-x86_64-seabios.py")
+fi
+
 [ -n "$log" ] || log=$(mktemp)
 mkdir -p "$(dirname "$log")"
 
-# Debug options on top of kunit/.kunitconfig.
-# UBSAN_ALIGNMENT is off: UML's own code trips it, and x86 does not care.
-# UML_PCI_OVER_VIRTIO is off: without a device it warns at boot.
-opts=(CONFIG_DEBUG_KERNEL=y CONFIG_PROVE_LOCKING=y CONFIG_DEBUG_ATOMIC_SLEEP=y
-      CONFIG_KASAN=y CONFIG_UBSAN=y CONFIG_UBSAN_ALIGNMENT=n CONFIG_DEBUG_LIST=y
-      CONFIG_UML_PCI_OVER_VIRTIO=n)
 kadd=()
 for o in "${opts[@]}"; do kadd+=(--kconfig_add "$o"); done
 
 status=0
 (cd "$src" && ./tools/testing/kunit/kunit.py run \
 	--kunitconfig=drivers/misc/ksalloc/kunit --build_dir="$build" \
-	--jobs="$(nproc)" --timeout=1200 --raw_output=all "${kadd[@]}") \
+	--jobs="$(nproc)" --timeout=1200 --raw_output=all \
+	"${args[@]}" "${kadd[@]}") \
 	>"$log" 2>&1 || status=$?
 
-# One line per case of the suite (KTAP: cases are indented one level).
-awk '
+# One line per case of the suite (KTAP: cases are indented one level),
+# named after the profile: kunit/ for uml, kunit-kcsan/ and kunit-kasan/.
+label=kunit
+[ "$profile" = uml ] || label=kunit-$profile
+awk -v label="$label" '
 	/^ *# Subtest: ksalloc$/ { in_suite = 1; next }
 	in_suite && /^    (not )?ok [0-9]+ / {
 		name = $0; sub(/^ *(not )?ok [0-9]+ /, "", name); sub(/ .*/, "", name)
-		print ($0 ~ /^    not ok/ ? "FAIL" : "PASS") ": kunit/" name
+		verdict = $0 ~ /^    not ok/ ? "FAIL" : $0 ~ /# SKIP/ ? "SKIP" : "PASS"
+		print verdict ": " label "/" name
 		cases++
 	}
 	in_suite && /^(not )?ok [0-9]+ ksalloc/ { in_suite = 0 }
-	END { if (!cases) print "FAIL: kunit/no-cases-ran" }
+	END { if (!cases) print "FAIL: " label "/no-cases-ran" }
 ' "$log"
 
-# Any report from the kernel's checkers fails the run.
+# Any report from the kernel's checkers fails the run.  "BUG: KCSAN:",
+# "BUG: KASAN:" and "ODEBUG:" are what KCSAN, KASAN and debugobjects print.
 pattern='WARNING:|BUG:|Oops|possible recursive locking|sleeping function called|'
 pattern+='inconsistent lock state|circular locking|lock held when returning|'
-pattern+='KASAN|KCSAN|UBSAN|kmemleak|list_add corruption|list_del corruption'
+pattern+='KASAN:|KCSAN:|UBSAN|ODEBUG|kmemleak|list_add corruption|list_del corruption'
 if grep -E "$pattern" "$log" >&2; then
-	echo "FAIL: kunit/log-scan"
+	echo "FAIL: $label/log-scan"
 	status=1
 else
-	echo "PASS: kunit/log-scan"
+	echo "PASS: $label/log-scan"
 fi
 grep -q '^    not ok' "$log" && status=1
 exit "$status"

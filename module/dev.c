@@ -179,6 +179,9 @@ static long ksalloc_ioctl_get_functiontable(struct ksalloc_handle *h,
 	struct ksalloc_function_table table;
 	int ret;
 
+	/* A call that cannot report must not switch anything on. */
+	if (clear_user(argp, sizeof(info)))
+		return -EFAULT;
 	/* Switches the DISPATCH interface on, as the KS property does. */
 	ret = ksalloc_get_function_table(alloc, &table);
 	if (ret)
@@ -213,6 +216,12 @@ static long ksalloc_ioctl_alloc(struct file *file, struct ksalloc *alloc,
 		timeout = 0;
 	else
 		timeout = ksalloc_timeout(frame.timeout_ns);
+	/*
+	 * Make sure the answer can be written before a frame is taken: only a
+	 * racing munmap() can then make the copy below fail.
+	 */
+	if (copy_to_user(argp, &frame, sizeof(frame)))
+		return -EFAULT;
 
 	/* -EAGAIN, -ETIMEDOUT, -ERESTARTSYS or -ENODEV as they come. */
 	ret = ksalloc_wait_index(alloc, timeout, TASK_INTERRUPTIBLE, true, &index);
@@ -223,8 +232,8 @@ static long ksalloc_ioctl_alloc(struct file *file, struct ksalloc *alloc,
 	frame.offset = ksalloc_frame_offset(alloc, index);
 	if (copy_to_user(argp, &frame, sizeof(frame))) {
 		/*
-		 * Nobody learnt of the frame: give it back, so none is lost
-		 * (refused harmlessly if another thread guessed and freed it).
+		 * Nobody learnt of the frame (the buffer was unmapped under
+		 * us): give it back, so none is lost.
 		 */
 		ksalloc_free_index(alloc, index);
 		return -EFAULT;
@@ -272,6 +281,10 @@ static long ksalloc_ioctl_alloc_batch(struct ksalloc *alloc, void __user *argp)
 	/* Try one even when none looks free: it fails as ALLOC with NOWAIT. */
 	n = clamp_t(u32, n, 1, batch.count);
 
+	/* As for ALLOC: check that the answer can be written first. */
+	if (clear_user(uindices, n * sizeof(*uindices)) ||
+	    copy_to_user(argp, &batch, sizeof(batch)))
+		return -EFAULT;
 	indices = kvmalloc_array(n, sizeof(*indices), GFP_KERNEL);
 	if (!indices)
 		return -ENOMEM;
@@ -287,9 +300,8 @@ static long ksalloc_ioctl_alloc_batch(struct ksalloc *alloc, void __user *argp)
 	if (copy_to_user(uindices, indices, done * sizeof(*indices)) ||
 	    copy_to_user(argp, &batch, sizeof(batch))) {
 		/*
-		 * In reverse, so that the free stack ends up as it was.  A
-		 * frame another thread guessed and freed meanwhile is refused
-		 * here, harmlessly.
+		 * The buffers were unmapped under us.  Give the frames back,
+		 * in reverse, so that the free stack ends up as it was.
 		 */
 		while (done--)
 			ksalloc_free_index(alloc, indices[done]);

@@ -85,7 +85,7 @@ check limits-small/many-fds hold_expect "framed 4/64 1024 x 4096 error ENOMEM" -
 ksalloc_fuzz hold --fds 2 --frames 2048 --size 4096 --seconds -1 >/tmp/hold.out 2>&1 &
 hp=$!
 i=0
-while ! grep -q ready /tmp/hold.out && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -q ready /tmp/hold.out && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 check limits-small/budget-held grep -q 'framed 2/2' /tmp/hold.out
 check limits-small/budget-exhausted hold_expect "framed 0/1 1 x 1 error ENOMEM" --frames 1 --size 1
 kill $hp
@@ -102,7 +102,7 @@ check limits-default/one-over-pool hold_expect "framed 0/1 16385 x 4096 error EN
 ksalloc_fuzz hold --fds 16 --frames 16384 --size 4096 --seconds -1 >/tmp/hold.out 2>&1 &
 hp=$!
 i=0
-while ! grep -q ready /tmp/hold.out && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+while ! grep -q ready /tmp/hold.out && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
 check limits-default/many-fds grep -q 'framed 4/16 16384 x 4096 error ENOMEM' /tmp/hold.out
 mem1=$(mem_available_mb)
 check limits-default/budget-exhausted hold_expect "framed 0/1 1 x 1 error ENOMEM" --frames 1 --size 1

@@ -203,6 +203,9 @@ main()
 		next if $_ eq "bin/busybox";
 		symlink("/bin/busybox", $_) or die "$_: $!\n";')
 	write_result_helper "$stage/bin/ksalloc-result"
+	# What the /init scripts of scripts/guest/ share.
+	mkdir -p "$stage/lib/ksalloc"
+	cp "$(dirname "${BASH_SOURCE[0]}")/guest/lib.sh" "$stage/lib/ksalloc/guest.sh"
 
 	for arg in "${files[@]}"; do
 		copy_in "$stage" "${arg%:*}" "${arg##*:}"

@@ -7,15 +7,13 @@
 # for scripts/bench.sh, unloads both, checks dmesg and ends with the
 # KSALLOC-RESULT marker that scripts/vm.sh reads.
 
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+# shellcheck source=scripts/guest/lib.sh
+. /lib/ksalloc/guest.sh
 
 BENCH_ARGS=
 # shellcheck source=/dev/null
 [ -r /etc/bench.conf ] && . /etc/bench.conf
 
-M=/lib/modules
 echo "guest kernel $(uname -r), $(nproc) CPUs, args: $BENCH_ARGS"
 
 # Nothing on the serial console while the loops run: under icount every
@@ -32,7 +30,7 @@ dmesg | sed -n 's/^\[[ 0-9.]*\] ksalloc_bench: /BENCH: /p'
 [ $rc = 0 ] && { rmmod ksalloc_bench || rc=1; }
 rmmod ksalloc || rc=1
 
-if dmesg | grep -E 'WARNING:|BUG:|Oops|sleeping function called|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN'; then
+if dmesg | grep -E "$KERNEL_REPORTS"; then
 	ksalloc-result FAIL "the kernel log has a report"
 fi
 if [ $rc = 0 ]; then

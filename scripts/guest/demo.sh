@@ -5,9 +5,8 @@
 # an allocator, then stream frames from the producer's softirq timer into
 # ksalloc-ctl for five seconds.
 
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
+# shellcheck source=scripts/guest/lib.sh
+. /lib/ksalloc/guest.sh
 
 echo
 echo "== $(uname -r): insmod ksalloc.ko ksalloc_producer.ko"

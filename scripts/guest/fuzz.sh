@@ -13,41 +13,19 @@
 # prints "GUEST-PASS: name" or "GUEST-FAIL: name"; "FUZZ-STAT: ..." lines
 # carry the numbers to the host.  Ends with the KSALLOC-RESULT marker.
 
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+# shellcheck source=scripts/guest/lib.sh
+. /lib/ksalloc/guest.sh
 
-M=/lib/modules
-fails=0
 FUZZ_SECONDS=60 FUZZ_SEED=1 FUZZ_THREADS=4
 TRINITY_SECONDS=60 TRINITY_CHILDREN=4 TRINITY_SEED=1
 # shellcheck source=/dev/null
 [ -r /etc/ksalloc-fuzz.conf ] && . /etc/ksalloc-fuzz.conf
 
-pass() { echo "GUEST-PASS: $1"; }
-fail() { echo "GUEST-FAIL: $1"; fails=$((fails + 1)); }
-check() {
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
-# The taint flags as letters, the kernel's order (Documentation/admin-guide/tainted-kernels.rst).
-taint_letters() {
-	t=$1 out='' i=0
-	for l in P F S R M B U D A W C I O E L K X T N J; do
-		[ $(((t >> i) & 1)) = 1 ] && out="$out$l"
-		i=$((i + 1))
-	done
-	echo "${out:--}"
-}
-
 echo "guest kernel $(uname -r), $(nproc) CPUs, $(awk '/MemTotal/ { print $2 / 1024 " MiB" }' /proc/meminfo)"
 echo "FUZZ-STAT: taint-before $(cat /proc/sys/kernel/tainted)"
 # Trinity children run as nobody: the node must be theirs to open.
 check insmod insmod $M/ksalloc.ko mode=0666
-i=0
-while [ ! -c /dev/ksalloc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+wait_node
 
 # 1. Our fuzzer: knows the ABI, checks every answer and the books at the end.
 if [ "$FUZZ_SECONDS" != 0 ]; then
@@ -111,14 +89,8 @@ if [ "$TRINITY_SECONDS" != 0 ]; then
 fi
 
 # 3. After all that: a clean log, no new taint, and the module leaves.
-if dmesg | grep -E 'WARNING:|BUG:|Oops|sleeping function called|possible recursive locking|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN|Out of memory'; then
-	fail dmesg-clean
-else
-	pass dmesg-clean
-fi
-taint=$(cat /proc/sys/kernel/tainted)
+check_kernel_clean
 echo "FUZZ-STAT: taint $taint $(taint_letters "$taint")"
-check taint-only-OE [ $((taint & ~0x3000)) = 0 ]
 i=0
 until rmmod ksalloc 2>/dev/null; do
 	# trinity's children may still be on their way out.
@@ -128,8 +100,4 @@ until rmmod ksalloc 2>/dev/null; do
 done
 check rmmod [ $i -lt 50 ]
 
-if [ $fails = 0 ]; then
-	ksalloc-result PASS
-else
-	ksalloc-result FAIL "$fails checks failed"
-fi
+finish

@@ -18,31 +18,14 @@
 # Each check prints "GUEST-PASS: name" or "GUEST-FAIL: name"; the run ends
 # with the KSALLOC-RESULT marker that scripts/vm.sh reads.
 
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+# shellcheck source=scripts/guest/lib.sh
+. /lib/ksalloc/guest.sh
 
-M=/lib/modules
 P=/sys/module/ksalloc/parameters
 HARDENING_LOOPS=20
 # shellcheck source=/dev/null
 [ -r /etc/ksalloc-hardening.conf ] && . /etc/ksalloc-hardening.conf
 N=$HARDENING_LOOPS
-fails=0
-
-pass() { echo "GUEST-PASS: $1"; }
-fail() { echo "GUEST-FAIL: $1"; fails=$((fails + 1)); }
-check() {
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
-quiet() { "$@" >/dev/null 2>&1; }
-wait_node() {
-	i=0
-	while [ ! -c /dev/ksalloc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
-}
 mem_available_mb() { awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo; }
 # hold_expect "framed X/K[ error E]" ARGS...: ksalloc_fuzz hold prints that.
 hold_expect() {
@@ -217,18 +200,6 @@ echo "HARDENING-TIME: teardown $(($(date +%s) - t2)) s"
 check rmmod-producer rmmod ksalloc_producer
 check rmmod-ksalloc rmmod ksalloc
 
-if dmesg | grep -E 'WARNING:|BUG:|Oops|sleeping function called|possible recursive locking|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN|Out of memory|oom-kill'; then
-	fail dmesg-clean
-else
-	pass dmesg-clean
-fi
-taint=$(cat /proc/sys/kernel/tainted)
-echo "taint: $taint"
-check taint-only-OE [ $((taint & ~0x3000)) = 0 ]
+check_kernel_clean
 echo "HARDENING-TIME: total $(($(date +%s) - t0)) s"
-
-if [ $fails = 0 ]; then
-	ksalloc-result PASS
-else
-	ksalloc-result FAIL "$fails checks failed"
-fi
+finish

@@ -9,32 +9,12 @@
 # "GUEST-PASS: name" or "GUEST-FAIL: name"; the run ends with the
 # KSALLOC-RESULT marker that scripts/vm.sh reads.
 
-mount -t proc proc /proc
-mount -t sysfs sysfs /sys
-mount -t devtmpfs devtmpfs /dev
-mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+# shellcheck source=scripts/guest/lib.sh
+. /lib/ksalloc/guest.sh
 
-M=/lib/modules
-fails=0
-
-pass() { echo "GUEST-PASS: $1"; }
-fail() { echo "GUEST-FAIL: $1"; fails=$((fails + 1)); }
-# check NAME COMMAND...: a check that passes when the command succeeds.
-check() {
-	name=$1
-	shift
-	if "$@"; then pass "$name"; else fail "$name"; fi
-}
-# refuse NAME COMMAND...: a check that passes when the command fails.
-refuse() {
-	name=$1
-	shift
-	if "$@" 2>/dev/null; then fail "$name"; else pass "$name"; fi
-}
 # node_mode MODE: /dev/ksalloc shows up with permissions MODE.
 node_mode() {
-	i=0
-	while [ ! -c /dev/ksalloc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	wait_node
 	[ "$(stat -c %a /dev/ksalloc 2>/dev/null)" = "$1" ]
 }
 param() { cat "/sys/module/ksalloc/parameters/$1"; }
@@ -98,17 +78,5 @@ check insmod-reload insmod $M/ksalloc.ko
 check rmmod-reload rmmod ksalloc
 
 # 7: the kernel log must hold no report of any checker.
-if dmesg | grep -E 'WARNING:|BUG:|Oops|sleeping function called|possible recursive locking|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN'; then
-	fail dmesg-clean
-else
-	pass dmesg-clean
-fi
-taint=$(cat /proc/sys/kernel/tainted)
-echo "taint: $taint"
-check taint-only-OE [ $((taint & ~0x3000)) = 0 ]
-
-if [ $fails = 0 ]; then
-	ksalloc-result PASS
-else
-	ksalloc-result FAIL "$fails checks failed"
-fi
+check_kernel_clean
+finish

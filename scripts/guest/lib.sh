@@ -1,0 +1,81 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
+#
+# What every test guest's /init shares (busybox sh).  scripts/initramfs.sh
+# puts this file in each image as /lib/ksalloc/guest.sh; an /init starts
+# with ". /lib/ksalloc/guest.sh".  It mounts the usual file systems and
+# gives the checks their form: each prints "GUEST-PASS: name" or
+# "GUEST-FAIL: name", which the host scripts turn into their PASS:/FAIL:
+# lines, and finish() reports the KSALLOC-RESULT marker to scripts/vm.sh.
+
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
+
+# shellcheck disable=SC2034 # for the scripts that source this
+M=/lib/modules
+fails=0
+
+# The report of any of the kernel's checkers, or of the OOM killer.
+KERNEL_REPORTS='WARNING:|BUG:|Oops|sleeping function called|possible recursive locking'
+KERNEL_REPORTS="$KERNEL_REPORTS|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN"
+KERNEL_REPORTS="$KERNEL_REPORTS|Out of memory|oom-kill"
+
+pass() { echo "GUEST-PASS: $1"; }
+fail() { echo "GUEST-FAIL: $1"; fails=$((fails + 1)); }
+
+# check NAME COMMAND...: a check that passes when the command succeeds.
+check() {
+	name=$1
+	shift
+	if "$@"; then pass "$name"; else fail "$name"; fi
+}
+
+# refuse NAME COMMAND...: a check that passes when the command fails.
+refuse() {
+	name=$1
+	shift
+	if "$@" 2>/dev/null; then fail "$name"; else pass "$name"; fi
+}
+
+quiet() { "$@" >/dev/null 2>&1; }
+
+# Waits up to 5 s for devtmpfs to show /dev/ksalloc after an insmod.
+wait_node() {
+	i=0
+	while [ ! -c /dev/ksalloc ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+}
+
+# The taint flags as letters, in the kernel's order
+# (Documentation/admin-guide/tainted-kernels.rst).
+taint_letters() {
+	t=$1 out='' i=0
+	for l in P F S R M B U D A W C I O E L K X T N J; do
+		[ $(((t >> i) & 1)) = 1 ] && out="$out$l"
+		i=$((i + 1))
+	done
+	echo "${out:--}"
+}
+
+# The checks that end every run: no report in the kernel log, and no taint
+# but O and E (our module is out of tree and unsigned).
+check_kernel_clean() {
+	if dmesg | grep -E "$KERNEL_REPORTS"; then
+		fail dmesg-clean
+	else
+		pass dmesg-clean
+	fi
+	taint=$(cat /proc/sys/kernel/tainted)
+	echo "taint: $taint $(taint_letters "$taint")"
+	check taint-only-OE [ $((taint & ~0x3000)) = 0 ]
+}
+
+# Reports the run's result to the host and powers off.
+finish() {
+	if [ "$fails" = 0 ]; then
+		ksalloc-result PASS
+	else
+		ksalloc-result FAIL "$fails checks failed"
+	fi
+}

@@ -149,7 +149,7 @@ struct ksalloc {
 	struct kref ref;
 	wait_queue_head_t freeframe_wq;
 
-	/* protects the free stack, the bitmap, the waiters and the stats */
+	/* protects the free stack, both bitmaps, the waiters, the flags, the stats */
 	spinlock_t lock;
 	u32 nr_free;
 	u32 *free_stack;

@@ -74,6 +74,25 @@ static struct ksalloc_stats ksalloc_test_stats(struct kunit *test,
 	return s;
 }
 
+/*
+ * The end of every test kthread: it waits for kthread_stop(), so that the
+ * test may stop it at any time without racing its exit.
+ */
+static int ksalloc_thread_exit(void)
+{
+	while (!kthread_should_stop())
+		schedule_timeout_interruptible(1);
+	return 0;
+}
+
+/* The last of @running kthreads to finish completes @all_done. */
+static int ksalloc_thread_finish(atomic_t *running, struct completion *all_done)
+{
+	if (atomic_dec_and_test(running))
+		complete(all_done);
+	return ksalloc_thread_exit();
+}
+
 /* ---- framing validation ------------------------------------------------ */
 
 struct ksalloc_framing_case {
@@ -441,9 +460,7 @@ static int ksalloc_waiter_fn(void *data)
 
 	w->ret = ksalloc_alloc_frame_wait(w->alloc, w->timeout, &w->frame);
 	complete(&w->done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(1);
-	return 0;
+	return ksalloc_thread_exit();
 }
 
 static void ksalloc_stop_waiter(void *data)
@@ -837,11 +854,7 @@ static int ksalloc_stress_thread(void *data)
 			cond_resched();
 		}
 	}
-	if (atomic_dec_and_test(&s->running))
-		complete(&s->all_done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(1);
-	return 0;
+	return ksalloc_thread_finish(&s->running, &s->all_done);
 }
 
 /*
@@ -944,9 +957,7 @@ static int ksalloc_bh_driver_fn(void *data)
 	}
 	hrtimer_cancel(&s->hrtimer);
 	complete(&s->all_done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(1);
-	return 0;
+	return ksalloc_thread_exit();
 }
 
 /* Process context: cycles of up to KSALLOC_STRESS_HOLD frames, some BH-off. */
@@ -974,9 +985,7 @@ static int ksalloc_task_side_fn(void *data)
 	}
 	WRITE_ONCE(s->stop, true);
 	complete(&s->all_done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(1);
-	return 0;
+	return ksalloc_thread_exit();
 }
 
 /*
@@ -1077,11 +1086,7 @@ static int ksalloc_short_waiter_fn(void *data)
 			atomic_inc(&s->errors);
 		}
 	}
-	if (atomic_dec_and_test(&s->running))
-		complete(&s->all_done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(1);
-	return 0;
+	return ksalloc_thread_finish(&s->running, &s->all_done);
 }
 
 /*
@@ -1112,11 +1117,7 @@ static int ksalloc_slow_holder_fn(void *data)
 		for (k = 0; k < n; k++)
 			ksalloc_stress_release(s, held[k], 0x12);
 	}
-	if (atomic_dec_and_test(&s->running))
-		complete(&s->all_done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(1);
-	return 0;
+	return ksalloc_thread_finish(&s->running, &s->all_done);
 }
 
 /*
@@ -1213,10 +1214,7 @@ struct ksalloc_close_race {
 
 static void ksalloc_close_race_exit(struct ksalloc_close_race *r)
 {
-	if (atomic_dec_and_test(&r->running))
-		complete(&r->all_done);
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(1);
+	ksalloc_thread_finish(&r->running, &r->all_done);
 }
 
 /* Frees a frame by index: after the close too, it must be accepted. */
@@ -1491,9 +1489,7 @@ static int ksalloc_lp_worker_fn(void *data)
 		ksalloc_lp_act(lp, w->id);
 		complete(&w->done);
 	}
-	while (!kthread_should_stop())
-		schedule_timeout_interruptible(1);
-	return 0;
+	return ksalloc_thread_exit();
 }
 
 static void ksalloc_lp_stop(void *data)

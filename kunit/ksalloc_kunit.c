@@ -819,6 +819,20 @@ static void ksalloc_stress_timer_fn(struct timer_list *t)
 		mod_timer(&s->timer, jiffies + 1);
 }
 
+/*
+ * Stops the softirq side of a stress run: one last tick of the timer gives
+ * its frames back and does not rearm, then the tasklet is killed.
+ */
+static void ksalloc_stress_stop_bh(struct ksalloc_stress *s)
+{
+	WRITE_ONCE(s->stop, true);
+	mod_timer(&s->timer, jiffies);
+	while (timer_pending(&s->timer))
+		msleep(20);
+	timer_delete_sync(&s->timer);
+	tasklet_kill(&s->tasklet);
+}
+
 static void ksalloc_stress_tasklet_fn(struct tasklet_struct *t)
 {
 	struct ksalloc_stress *s = from_tasklet(s, t, tasklet);
@@ -895,13 +909,7 @@ static void ksalloc_stress_test(struct kunit *test)
 	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&s->all_done, 600 * HZ), 0);
 	for (i = 0; i < n; i++)
 		kthread_stop(tasks[i]);
-	/* One last tick gives the timer's frames back and stops it. */
-	WRITE_ONCE(s->stop, true);
-	mod_timer(&s->timer, jiffies);
-	while (timer_pending(&s->timer))
-		msleep(20);
-	timer_delete_sync(&s->timer);
-	tasklet_kill(&s->tasklet);
+	ksalloc_stress_stop_bh(s);
 
 	st = ksalloc_test_stats(test, s->alloc);
 	kunit_info(test, "%ld frames through %d CPUs, timer and tasklet (%ld in softirq); %llu waits, %llu hand-offs\n",
@@ -1039,12 +1047,7 @@ static void ksalloc_softirq_vs_task_test(struct kunit *test)
 	kthread_stop(driver);
 	KUNIT_ASSERT_NOT_NULL(test, task);
 
-	/* One last tick gives the timer's frames back and stops it. */
-	mod_timer(&s->timer, jiffies);
-	while (timer_pending(&s->timer))
-		msleep(20);
-	timer_delete_sync(&s->timer);
-	tasklet_kill(&s->tasklet);
+	ksalloc_stress_stop_bh(s);
 
 	st = ksalloc_test_stats(test, s->alloc);
 	kunit_info(test, "%ld frames, %ld of them in softirq on CPU %u, the rest by a task on CPU %u\n",

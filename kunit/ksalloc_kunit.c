@@ -11,6 +11,7 @@
  */
 
 #include <kunit/test.h>
+#include <linux/cpu.h>
 #include <linux/cpumask.h>
 #include <linux/debugfs.h>
 #include <linux/delay.h>
@@ -632,6 +633,162 @@ static void ksalloc_close_wakes_test(struct kunit *test)
 	ksalloc_free_frame(alloc, f);
 	ksalloc_put(alloc);
 }
+
+/* ---- per-CPU caches ------------------------------------------------------ */
+
+enum { KSALLOC_OP_ALLOC, KSALLOC_OP_FREE, KSALLOC_OP_WAIT };
+
+struct ksalloc_on_cpu {
+	struct ksalloc *alloc;
+	void **frames;
+	int n;
+	int op;
+	int ret;
+	struct completion done;
+};
+
+static int ksalloc_on_cpu_fn(void *data)
+{
+	struct ksalloc_on_cpu *o = data;
+	int i;
+
+	for (i = 0, o->ret = 0; i < o->n && !o->ret; i++) {
+		if (o->op == KSALLOC_OP_FREE)
+			ksalloc_free_frame(o->alloc, o->frames[i]);
+		else if (o->op == KSALLOC_OP_ALLOC)
+			o->ret = ksalloc_allocate_frame(o->alloc, &o->frames[i]);
+		else
+			o->ret = ksalloc_alloc_frame_wait(o->alloc, 10 * HZ,
+							  &o->frames[i]);
+	}
+	complete(&o->done);
+	return ksalloc_thread_exit();
+}
+
+/*
+ * Runs @op on @n frames through the table (or the waiting call) in a
+ * kthread bound to @cpu, so that the frames go to or come from that CPU's
+ * cache.  Returns the first error, or 0.
+ */
+static int ksalloc_on_cpu(struct kunit *test, int cpu, int op,
+			  struct ksalloc *alloc, void **frames, int n)
+{
+	struct ksalloc_on_cpu o = { .alloc = alloc, .frames = frames, .n = n, .op = op };
+	struct task_struct *t;
+
+	init_completion(&o.done);
+	t = kthread_create_on_cpu(ksalloc_on_cpu_fn, &o, cpu, "ksalloc-c%u");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(t));
+	wake_up_process(t);
+	/* bounded, so a failure cannot hang; o lives until kthread_stop() */
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&o.done, 30 * HZ), 0);
+	kthread_stop(t);
+	return o.ret;
+}
+
+/* Two online CPUs if there are, else the one twice. */
+static void ksalloc_two_cpus(int *a, int *b)
+{
+	*a = cpumask_first(cpu_online_mask);
+	*b = cpumask_next(*a, cpu_online_mask);
+	if (*b >= nr_cpu_ids)
+		*b = *a;
+}
+
+/*
+ * Frames freed on one CPU wait in its cache, yet reach everyone: a
+ * non-waiting allocation on another CPU gets them (no -ENOMEM while a frame
+ * is cached anywhere), a waiting one is served from them without queueing,
+ * and once a task waits, a free on another CPU skips its cache and goes
+ * straight to the waiter.
+ */
+static void ksalloc_cache_reach_test(struct kunit *test)
+{
+	const int n = 8;
+	struct ksalloc *alloc = ksalloc_test_create(test, n, 64, 0, 0);
+	struct ksalloc_waiter_ctx *w;
+	void *f[8], *none;
+	int a, b, i;
+
+	ksalloc_two_cpus(&a, &b);
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, b, KSALLOC_OP_ALLOC, alloc, f, n));
+	KUNIT_EXPECT_EQ(test, n, ksalloc_test_allocated(test, alloc));
+
+	/* Three frames into a's cache, then all taken back from b. */
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, a, KSALLOC_OP_FREE, alloc, f, 3));
+	KUNIT_EXPECT_EQ(test, 3, ksalloc_cached_frames(alloc, a));
+	KUNIT_EXPECT_EQ(test, n - 3, ksalloc_test_allocated(test, alloc));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, b, KSALLOC_OP_ALLOC, alloc, f, 3));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_cached_frames(alloc, a));
+	KUNIT_EXPECT_EQ(test, -ENOMEM, ksalloc_allocate_frame(alloc, &none));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+
+	/* A waiting allocation on b is served from a's cache, never queued. */
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, a, KSALLOC_OP_FREE, alloc, f, 2));
+	KUNIT_EXPECT_EQ(test, 2, ksalloc_cached_frames(alloc, a));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, b, KSALLOC_OP_WAIT, alloc, f, 2));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_stats(test, alloc).waits);
+	KUNIT_EXPECT_EQ(test, n, ksalloc_test_allocated(test, alloc));
+
+	/* With a task queued, a free on a bypasses a's cache: a hand-off. */
+	w = ksalloc_start_waiters(test, alloc, 1);
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, a, KSALLOC_OP_FREE, alloc, &f[4], 1));
+	KUNIT_ASSERT_GT(test, wait_for_completion_timeout(&w[0].done, 10 * HZ), 0);
+	KUNIT_EXPECT_EQ(test, w[0].ret, 0);
+	KUNIT_EXPECT_PTR_EQ(test, w[0].frame, f[4]);
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_cached_frames(alloc, a));
+	KUNIT_EXPECT_EQ(test, 1, ksalloc_test_stats(test, alloc).handoffs);
+	f[4] = w[0].frame;
+
+	for (i = 0; i < n; i++)
+		ksalloc_free_frame(alloc, f[i]);
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, alloc));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+}
+
+#if IS_ENABLED(CONFIG_HOTPLUG_CPU)
+static void ksalloc_add_cpu(void *data)
+{
+	add_cpu((unsigned long)data);
+}
+
+/* A CPU that goes offline gives the frames in its cache back. */
+static void ksalloc_cpu_offline_test(struct kunit *test)
+{
+	const int n = 8;
+	struct ksalloc *alloc = ksalloc_test_create(test, n, 64, 0, 0);
+	void *f[8];
+	int cpu, i;
+
+	cpu = cpumask_last(cpu_online_mask);
+	if (num_online_cpus() < 2 || !cpu)
+		kunit_skip(test, "needs a second online CPU");
+
+	for (i = 0; i < n; i++)
+		KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &f[i]));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, cpu, KSALLOC_OP_FREE, alloc, f, 5));
+	KUNIT_ASSERT_EQ(test, 5, ksalloc_cached_frames(alloc, cpu));
+
+	if (remove_cpu(cpu))
+		kunit_skip(test, "CPU %d cannot go offline", cpu);
+	KUNIT_ASSERT_EQ(test, 0,
+			kunit_add_action_or_reset(test, ksalloc_add_cpu,
+						  (void *)(unsigned long)cpu));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_cached_frames(alloc, cpu));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+	KUNIT_EXPECT_EQ(test, n - 5, ksalloc_test_allocated(test, alloc));
+	for (i = 0; i < 5; i++)
+		KUNIT_EXPECT_EQ(test, 0, ksalloc_allocate_frame(alloc, &f[i]));
+	for (i = 0; i < n; i++)
+		ksalloc_free_frame(alloc, f[i]);
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+}
+#else
+static void ksalloc_cpu_offline_test(struct kunit *test)
+{
+	kunit_skip(test, "needs CONFIG_HOTPLUG_CPU");
+}
+#endif
 
 /* ---- softirq context -------------------------------------------------------- */
 
@@ -1764,6 +1921,8 @@ static struct kunit_case ksalloc_test_cases[] = {
 	KUNIT_CASE(ksalloc_wait_timeout_test),
 	KUNIT_CASE_SLOW(ksalloc_timeout_race_test),
 	KUNIT_CASE(ksalloc_close_wakes_test),
+	KUNIT_CASE(ksalloc_cache_reach_test),
+	KUNIT_CASE(ksalloc_cpu_offline_test),
 	KUNIT_CASE(ksalloc_softirq_test),
 	KUNIT_CASE_SLOW(ksalloc_stress_test),
 	KUNIT_CASE_SLOW(ksalloc_softirq_vs_task_test),

@@ -9,39 +9,57 @@
  * with vmap(), so that the same pages can later be mapped into user space.
  *
  * Because user space may map the pool, the pool holds frame data only.  All
- * bookkeeping is kept out of band, in three structures guarded by one
- * spinlock (struct ksalloc::lock):
+ * bookkeeping is kept out of band:
  *
- *  - free_stack[0 .. nr_free-1]: the indices of the free frames, used as a
- *    LIFO stack so that recently freed, cache-warm frames are reused first;
- *  - outstanding: a bitmap with one bit per frame, set while the frame is
- *    allocated.  A free of a frame whose bit is clear (a double free) or of
- *    a pointer that is not a frame boundary is refused and changes nothing;
- *  - user: a bitmap of the outstanding frames that user space holds, taken
- *    through /dev/ksalloc or handed over with ksalloc_frame_to_user().
- *    Nobody else can free those once the handle is closed, so
- *    ksalloc_close() takes them back;
+ *  - state[i]: one byte per frame, FREE, KERNEL (held by kernel code) or
+ *    USER (held by user space, taken through /dev/ksalloc or handed over
+ *    with ksalloc_frame_to_user(); ksalloc_close() takes those back).  A
+ *    free claims the frame with one cmpxchg from KERNEL or USER to FREE, so
+ *    a double free, or two parties racing to free one frame, is refused and
+ *    changes nothing;
+ *  - free_stack[0 .. nr_free-1]: the shared stack of free frame indices,
+ *    under struct ksalloc::lock, LIFO so that warm frames are reused first;
+ *  - cache: a per-CPU cache (magazine) of up to KSALLOC_CACHE_SIZE free
+ *    indices in front of the shared stack, touched only by its own CPU with
+ *    interrupts off, refilled and flushed KSALLOC_CACHE_BATCH at a time
+ *    under the lock;
  *  - waiters: the FIFO of tasks sleeping in ksalloc_alloc_frame_wait() (or
  *    the ALLOC ioctl), each with its own completion on its own stack.
  *
- * Pollers (the KS FREEFRAME event) sleep on freeframe_wq, which is woken
- * only when the free stack goes from empty to not empty, the one moment
- * poll readiness changes.
+ * The function table's fast path: allocate_frame pops its CPU's cache and
+ * free_frame pushes onto it, with interrupts off and no lock.  Allocation
+ * takes no atomic read-modify-write instruction; a free takes the one
+ * cmpxchg of its claim.  Everything else goes through the lock.
+ *
+ * No frame stays in a cache when it is needed elsewhere ("drain on a
+ * miss"): an allocation that finds both its cache and the shared stack
+ * empty asks every CPU whose cache holds frames to give them back, through
+ * an IPI to that CPU, and waits for the answer (ksalloc_drain()).
+ * So allocate_frame reports -ENOMEM only when no frame is free anywhere.
+ * While a task waits, a poller waits or the handle is closed, the caches
+ * are bypassed (struct ksalloc::bypass): whoever sets the flag first drains
+ * every online CPU, and from then on every free goes through the lock,
+ * where it is handed straight to the oldest waiter.  The IPI that
+ * drains a CPU also orders that CPU after the flag.  A CPU that goes offline
+ * gives its cache back from a CPU hotplug callback.
  *
  * A waiter queues only when no frame is free, and a frame that comes back
  * while waiters are queued is handed straight to the oldest one: its index
  * is stored in the waiter, the waiter is unlinked and completed, all under
- * the lock, and the frame never reaches the free stack.  So nr_free is 0
- * whenever a waiter is queued, a non-waiting allocation can never overtake
- * a waiter, and a waiter that times out or catches a signal decides under
- * the same lock whether it was served in the meantime: if it was, it keeps
- * the frame, so no race between a wake-up and a timeout loses one.
+ * the lock, and the frame never reaches the free stack.  A waiter that
+ * times out or catches a signal decides under the same lock whether it was
+ * served in the meantime: if it was, it keeps the frame, so no race between
+ * a wake-up and a timeout loses one.
  *
- * The lock is taken with spin_lock_bh() everywhere.  That makes every entry
- * point safe in process context and in softirq context (timers, tasklets,
- * NAPI), which is the Linux meaning of the KS "IRQL <= DISPATCH_LEVEL"
- * contract.  Hardirq context is not supported.  Only the waiting paths
- * sleep; they say so with might_sleep().
+ * Pollers (the KS FREEFRAME event) sleep on freeframe_wq, which is woken
+ * when the shared stack goes from empty to not empty.
+ *
+ * The lock is taken with spin_lock_bh() everywhere, and the caches are
+ * touched with interrupts off.  That makes every entry point safe in
+ * process context and in softirq context (timers, tasklets, NAPI), which is
+ * the Linux meaning of the KS "IRQL <= DISPATCH_LEVEL" contract.  Hardirq
+ * context is not supported.  Only the waiting paths sleep; they say so with
+ * might_sleep().
  *
  * Lifetime: ksalloc_create() returns an allocator holding one reference,
  * the "handle".  ksalloc_close() invalidates the handle: allocation fails
@@ -56,17 +74,21 @@
 
 #include <linux/bitmap.h>
 #include <linux/completion.h>
+#include <linux/cpuhotplug.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/math.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/overflow.h>
+#include <linux/percpu.h>
 #include <linux/poll.h>
+#include <linux/reciprocal_div.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
 #include <linux/sizes.h>
 #include <linux/slab.h>
+#include <linux/smp.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
@@ -100,13 +122,24 @@ static atomic64_t ksalloc_total_bytes = ATOMIC64_INIT(0);
 				  KSALLOC_REQUIREMENTF_MUST_ALLOCATE | \
 				  KSALLOC_REQUIREMENTF_PREFERENCES_ONLY)
 
+/* Values of struct ksalloc::state[] */
+enum {
+	KSALLOC_FRAME_FREE,	/* in a cache or on the shared stack */
+	KSALLOC_FRAME_KERNEL,	/* held by kernel code */
+	KSALLOC_FRAME_USER,	/* held by user space; taken back at close */
+};
+
+/* Frames a CPU's cache holds at most, and how many move at once. */
+#define KSALLOC_CACHE_SIZE	32
+#define KSALLOC_CACHE_BATCH	16
+
 /**
  * struct ksalloc_waiter - a task sleeping for a frame
  * @node: link in &ksalloc.waiters while queued, empty once served
  * @done: completed when the waiter is served or the allocator closes
  * @index: the frame handed over, valid when @status is 0
  * @status: -EINPROGRESS while queued, 0 when served, -ENODEV on close
- * @user: the frame goes to user space (see &ksalloc.user)
+ * @user: the frame goes to user space (%KSALLOC_FRAME_USER)
  *
  * Lives on the waiting task's stack.  Everything but @done is written
  * under &ksalloc.lock.
@@ -120,46 +153,114 @@ struct ksalloc_waiter {
 };
 
 /**
+ * struct ksalloc_drain - a request to empty one CPU's cache
+ * @n: number of indices in @idx
+ * @done: set (with release) by the CPU once @idx and @n are written
+ * @idx: the frames taken out of the cache
+ *
+ * Lives on the requester's stack; see ksalloc_drain().
+ */
+struct ksalloc_drain {
+	u32 n;
+	int done;
+	u32 idx[KSALLOC_CACHE_SIZE];
+};
+
+/**
+ * struct ksalloc_cache - one CPU's cache of free frames
+ * @count: number of indices in @idx
+ * @idx: free frames, the most recently freed last
+ * @allocs: allocations served from @idx
+ * @frees: frees taken into @idx
+ * @drain: empties @idx on this CPU when another CPU asks, by IPI
+ * @req: where @drain puts the frames; set by the holder of
+ *       &ksalloc.drain_lock before it sends @drain
+ *
+ * @count, @idx and the counters are written only by their own CPU with
+ * interrupts off (or, for a CPU that is gone, by the hotplug callback), so
+ * the fast path needs neither a lock nor an atomic instruction.  Other CPUs
+ * only peek at @count and sum the counters, with READ_ONCE().
+ */
+struct ksalloc_cache {
+	u32 count;
+	u32 idx[KSALLOC_CACHE_SIZE];
+	u64 allocs;
+	u64 frees;
+	call_single_data_t drain;
+	struct ksalloc_drain *req;
+};
+
+/**
  * struct ksalloc - one allocator
  * @framing: the framing as accepted; immutable
  * @frames: number of frames; immutable
  * @stride: distance between two frames in bytes; immutable
+ * @span: @frames * @stride, the bytes of the pool that hold frames; immutable
+ * @stride_recip: reciprocal of @stride, to find a frame without a division
  * @pool: kernel mapping of the pool; immutable
  * @pages: the pages behind @pool, owned by its mapping; immutable
  * @nr_pages: number of @pages; immutable
+ * @cache: the per-CPU caches (see &struct ksalloc_cache)
+ * @state: one %KSALLOC_FRAME_* byte per frame; changed by its owner, or by
+ *         cmpxchg when freed
+ * @bypass: frees and allocations skip the caches; written under @lock,
+ *          read locklessly by the fast path
  * @ref: references; the handle holds one until closed with no frame out
+ * @node: link in ksalloc_all, for the CPU hotplug callback
  * @freeframe_wq: pollers waiting for a frame to become free
- * @lock: protects every field below it
+ * @drain_lock: serialises ksalloc_drain(), whose requests use the caches'
+ *              @req and @drain; taken before @lock, never inside it
+ * @lock: protects every field below it, and @bypass's writers
  * @nr_free: number of valid entries in @free_stack
- * @free_stack: indices of the free frames
- * @outstanding: bitmap of the frames allocated now
- * @user: bitmap of the outstanding frames held by user space
+ * @free_stack: indices of the free frames not in a cache
  * @waiters: FIFO of &struct ksalloc_waiter, oldest first
  * @closed: the handle is closed; no more allocations or waiters
+ * @handle_put: the handle's reference was dropped (closed, every frame back)
  * @dispatch: the function table was acquired (KS DISPATCH interface)
- * @stats: counters reported by ksalloc_get_stats()
+ * @poll_armed: a poller saw no free frame and waits for the stack to refill
+ * @stats: counters reported by ksalloc_get_stats(), but for the fast
+ *         path's, which live in the caches
  */
 struct ksalloc {
 	struct ksalloc_framing framing;
 	u32 frames;
 	u32 stride;
+	unsigned long span;
+	struct reciprocal_value stride_recip;
 	void *pool;
 	struct page **pages;
 	unsigned int nr_pages;
+	struct ksalloc_cache __percpu *cache;
+	u8 *state;
+	bool bypass;
 	struct kref ref;
+	struct list_head node;
 	wait_queue_head_t freeframe_wq;
 
-	/* protects the free stack, both bitmaps, the waiters, the flags, the stats */
+	/* serialises the drain requests: the caches' req and drain fields */
+	spinlock_t drain_lock;
+
+	/*
+	 * protects the free stack, the waiters, the flags and the stats, and
+	 * orders the writers of bypass
+	 */
 	spinlock_t lock;
 	u32 nr_free;
 	u32 *free_stack;
-	unsigned long *outstanding;
-	unsigned long *user;
 	struct list_head waiters;
 	bool closed;
+	bool handle_put;
 	bool dispatch;
+	bool poll_armed;
 	struct ksalloc_stats stats;
 };
+
+/* Every live allocator, for the CPU hotplug callback. */
+static LIST_HEAD(ksalloc_all);
+/* protects ksalloc_all */
+static DEFINE_SPINLOCK(ksalloc_all_lock);
+/* the dynamic CPU hotplug state of ksalloc_cpu_dead(), or <= 0 */
+static int ksalloc_hp_state;
 
 static size_t ksalloc_pool_bytes(const struct ksalloc *alloc)
 {
@@ -253,6 +354,8 @@ err_free_pages:
 	return -ENOMEM;
 }
 
+static void ksalloc_drain_ipi(void *info);
+
 /**
  * ksalloc_create() - create an allocator with a preallocated pool
  * @framing: frame count, size, alignment mask and pool type
@@ -271,7 +374,7 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	struct ksalloc *alloc;
 	size_t bytes;
 	u32 stride, i;
-	int ret;
+	int ret, cpu;
 
 	might_sleep();
 	ret = ksalloc_check_framing(framing, &stride, &bytes);
@@ -288,21 +391,28 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	alloc->framing = *framing;
 	alloc->frames = framing->frames;
 	alloc->stride = stride;
+	alloc->span = (unsigned long)alloc->frames * stride;
+	alloc->stride_recip = reciprocal_value(stride);
 
 	alloc->free_stack = kvmalloc_array(alloc->frames, sizeof(u32),
 					   GFP_KERNEL_ACCOUNT);
 	if (!alloc->free_stack)
 		goto err_free_alloc;
-	alloc->outstanding = bitmap_zalloc(alloc->frames, GFP_KERNEL_ACCOUNT);
-	if (!alloc->outstanding)
+	alloc->state = kvzalloc(alloc->frames, GFP_KERNEL_ACCOUNT);
+	if (!alloc->state)
 		goto err_free_stack;
-	alloc->user = bitmap_zalloc(alloc->frames, GFP_KERNEL_ACCOUNT);
-	if (!alloc->user)
-		goto err_free_outstanding;
+	alloc->cache = alloc_percpu_gfp(struct ksalloc_cache, GFP_KERNEL_ACCOUNT);
+	if (!alloc->cache)
+		goto err_free_state;
 	ret = ksalloc_alloc_pool(alloc, bytes);
 	if (ret)
-		goto err_free_user;
+		goto err_free_cache;
 
+	for_each_possible_cpu(cpu) {
+		struct ksalloc_cache *c = per_cpu_ptr(alloc->cache, cpu);
+
+		INIT_CSD(&c->drain, ksalloc_drain_ipi, c);
+	}
 	/* Lowest index on top, so a fresh allocator hands out 0, 1, 2, ... */
 	for (i = 0; i < alloc->frames; i++)
 		alloc->free_stack[i] = alloc->frames - 1 - i;
@@ -310,14 +420,19 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 
 	kref_init(&alloc->ref);
 	init_waitqueue_head(&alloc->freeframe_wq);
+	spin_lock_init(&alloc->drain_lock);
 	spin_lock_init(&alloc->lock);
 	INIT_LIST_HEAD(&alloc->waiters);
+
+	spin_lock_bh(&ksalloc_all_lock);
+	list_add(&alloc->node, &ksalloc_all);
+	spin_unlock_bh(&ksalloc_all_lock);
 	return alloc;
 
-err_free_user:
-	bitmap_free(alloc->user);
-err_free_outstanding:
-	bitmap_free(alloc->outstanding);
+err_free_cache:
+	free_percpu(alloc->cache);
+err_free_state:
+	kvfree(alloc->state);
 err_free_stack:
 	kvfree(alloc->free_stack);
 err_free_alloc:
@@ -333,9 +448,13 @@ static void ksalloc_release(struct kref *ref)
 	struct ksalloc *alloc = container_of(ref, struct ksalloc, ref);
 	size_t bytes = ksalloc_pool_bytes(alloc);
 
+	spin_lock_bh(&ksalloc_all_lock);
+	list_del(&alloc->node);
+	spin_unlock_bh(&ksalloc_all_lock);
+
 	vfree(alloc->pool);
-	bitmap_free(alloc->user);
-	bitmap_free(alloc->outstanding);
+	free_percpu(alloc->cache);
+	kvfree(alloc->state);
 	kvfree(alloc->free_stack);
 	kfree(alloc);
 	ksalloc_uncharge(bytes);
@@ -372,90 +491,270 @@ void ksalloc_put(struct ksalloc *alloc)
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_put, KSALLOC_NS);
 
-/*
- * Wakes every waiter with -ENODEV.  The waiters stay on their own stacks;
- * once unlinked and completed under the lock they are never touched again.
- */
-static void ksalloc_wake_all_locked(struct ksalloc *alloc)
-{
-	struct ksalloc_waiter *w, *tmp;
-
-	lockdep_assert_held(&alloc->lock);
-	list_for_each_entry_safe(w, tmp, &alloc->waiters, node) {
-		list_del_init(&w->node);
-		w->status = -ENODEV;
-		alloc->stats.waiters--;
-		complete(&w->done);
-	}
-}
-
-/* Puts a frame that is outstanding back on the free stack. */
-static void ksalloc_push_locked(struct ksalloc *alloc, u32 index)
+/* Recomputes &ksalloc.bypass after closed, the waiters or poll_armed changed. */
+static void ksalloc_update_bypass_locked(struct ksalloc *alloc)
 {
 	lockdep_assert_held(&alloc->lock);
-	__clear_bit(index, alloc->outstanding);
-	__clear_bit(index, alloc->user);
-	alloc->free_stack[alloc->nr_free++] = index;
+	WRITE_ONCE(alloc->bypass, alloc->closed || alloc->poll_armed ||
+		   !list_empty(&alloc->waiters));
 }
 
-/**
- * ksalloc_close() - close the handle of an allocator
- * @alloc: the allocator
- *
- * The KS "allocator handle closed": the function table is invalid from now
- * on (allocate_frame returns -ENODEV), every waiter wakes with -ENODEV, and
- * no new waiter is accepted.  Frames that user space held are taken back,
- * since nobody is left to free them.  Frames that kernel code holds stay
- * valid and may be freed, through the table or otherwise.  Drops the
- * reference returned by ksalloc_create(), once the last outstanding frame
- * is back.
- *
- * Context: Process or softirq context.  Must be called once.
- */
-void ksalloc_close(struct ksalloc *alloc)
+/* Frames in the per-CPU caches now; exact only while nobody allocates. */
+static u32 ksalloc_cached(struct ksalloc *alloc)
 {
-	unsigned int index;
-	bool idle;
+	u32 n = 0;
+	int cpu;
 
-	spin_lock_bh(&alloc->lock);
-	if (WARN_ON_ONCE(alloc->closed)) {
-		spin_unlock_bh(&alloc->lock);
-		return;
-	}
-	alloc->closed = true;
-	alloc->dispatch = false;
-	ksalloc_wake_all_locked(alloc);
-	for_each_set_bit(index, alloc->user, alloc->frames) {
-		ksalloc_push_locked(alloc, index);
-		alloc->stats.frees++;
-	}
-	idle = alloc->nr_free == alloc->frames;
-	spin_unlock_bh(&alloc->lock);
-
-	if (idle)
-		ksalloc_put(alloc);
+	for_each_possible_cpu(cpu)
+		n += READ_ONCE(per_cpu_ptr(alloc->cache, cpu)->count);
+	return n;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_close, KSALLOC_NS);
 
-/* Pops a free frame.  Returns 0, -ENODEV once closed, -ENOMEM if none. */
-static int ksalloc_take_locked(struct ksalloc *alloc, u32 *index)
+/* Frames out now, for peak_allocated and the status. */
+static u32 ksalloc_out_locked(struct ksalloc *alloc)
 {
-	u32 i, out;
+	u32 free = alloc->nr_free + ksalloc_cached(alloc);
 
 	lockdep_assert_held(&alloc->lock);
-	if (alloc->closed)
-		return -ENODEV;
-	if (!alloc->nr_free)
-		return -ENOMEM;
+	return free < alloc->frames ? alloc->frames - free : 0;
+}
 
-	i = alloc->free_stack[--alloc->nr_free];
-	__set_bit(i, alloc->outstanding);
-	alloc->stats.allocs++;
-	out = alloc->frames - alloc->nr_free;
+static void ksalloc_sample_peak_locked(struct ksalloc *alloc)
+{
+	u32 out = ksalloc_out_locked(alloc);
+
 	if (out > alloc->stats.peak_allocated)
 		alloc->stats.peak_allocated = out;
-	*index = i;
-	return 0;
+}
+
+/*
+ * Gives a free frame (state FREE, in no cache) to the oldest waiter, else
+ * puts it on the shared stack.  Returns true when that made a closed
+ * allocator idle: the caller then drops the handle's reference, once it no
+ * longer touches the allocator.
+ */
+static bool ksalloc_give_locked(struct ksalloc *alloc, u32 index)
+{
+	struct ksalloc_waiter *w;
+
+	lockdep_assert_held(&alloc->lock);
+	w = list_first_entry_or_null(&alloc->waiters, struct ksalloc_waiter, node);
+	if (w) {
+		/* Direct hand-off: the frame never becomes free. */
+		WRITE_ONCE(alloc->state[index],
+			   w->user ? KSALLOC_FRAME_USER : KSALLOC_FRAME_KERNEL);
+		list_del_init(&w->node);
+		w->index = index;
+		w->status = 0;
+		alloc->stats.waiters--;
+		alloc->stats.handoffs++;
+		alloc->stats.allocs++;
+		complete(&w->done);
+		ksalloc_update_bypass_locked(alloc);
+		return false;
+	}
+
+	/*
+	 * Under the lock: the caller need not hold a reference, only the
+	 * frame, so once the lock is dropped a free of the last frame of a
+	 * closed allocator elsewhere may release it.
+	 */
+	if (!alloc->nr_free)
+		wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
+	alloc->free_stack[alloc->nr_free++] = index;
+	if (alloc->closed && !alloc->handle_put && alloc->nr_free == alloc->frames) {
+		alloc->handle_put = true;
+		return true;
+	}
+	return false;
+}
+
+/* Takes up to @max frames off the shared stack for a holder of @kind. */
+static u32 ksalloc_pop_locked(struct ksalloc *alloc, u32 *idx, u32 max, u8 kind)
+{
+	u32 n = min(max, alloc->nr_free), i;
+
+	lockdep_assert_held(&alloc->lock);
+	for (i = 0; i < n; i++) {
+		idx[i] = alloc->free_stack[--alloc->nr_free];
+		WRITE_ONCE(alloc->state[idx[i]], kind);
+	}
+	alloc->stats.allocs += n;
+	return n;
+}
+
+/* Empties a cache into a drain request; on its own CPU, interrupts off. */
+static void ksalloc_cache_empty(struct ksalloc_cache *c, struct ksalloc_drain *req)
+{
+	req->n = c->count;
+	memcpy(req->idx, c->idx, c->count * sizeof(u32));
+	WRITE_ONCE(c->count, 0);
+}
+
+static void ksalloc_drain_ipi(void *info)
+{
+	struct ksalloc_cache *c = info;
+	struct ksalloc_drain *req = c->req;
+
+	ksalloc_cache_empty(c, req);
+	/* Pairs with the acquire in ksalloc_drain(): @req is written. */
+	smp_store_release(&req->done, 1);
+}
+
+/*
+ * Brings the frames in the per-CPU caches back to the shared stack, or to
+ * waiters.  Each CPU empties its own cache in an IPI while the caller
+ * spins, one CPU at a time: remote caches are never touched, so the fast
+ * path needs no lock.  With @all every online CPU is asked, even one whose
+ * cache looks empty; that orders each of them after a change of
+ * &ksalloc.bypass made before the call, since a CPU reads bypass with
+ * interrupts off and the IPI runs between two such sections.
+ *
+ * Returns true when this made a closed allocator idle (see
+ * ksalloc_give_locked()).  The caller must not hold &ksalloc.lock, nor have
+ * interrupts off.
+ */
+static bool ksalloc_drain(struct ksalloc *alloc, bool all)
+{
+	struct ksalloc_drain req;
+	unsigned long flags;
+	bool idle = false;
+	int cpu;
+	u32 i;
+
+	lockdep_assert_irqs_enabled();
+	spin_lock_bh(&alloc->drain_lock);
+	for_each_online_cpu(cpu) {
+		struct ksalloc_cache *c = per_cpu_ptr(alloc->cache, cpu);
+
+		if (!all && !READ_ONCE(c->count))
+			continue;
+		req.n = 0;
+		req.done = 0;
+		/* No CPU goes offline while this one runs with preemption off. */
+		preempt_disable();
+		if (cpu == smp_processor_id()) {
+			local_irq_save(flags);
+			ksalloc_cache_empty(c, &req);
+			local_irq_restore(flags);
+		} else if (cpu_online(cpu)) {
+			c->req = &req;
+			/* Only this task, under drain_lock, sends it: never busy. */
+			if (WARN_ON_ONCE(smp_call_function_single_async(cpu, &c->drain)))
+				req.done = 1;
+			/* Pairs with ksalloc_drain_ipi()'s release. */
+			while (!smp_load_acquire(&req.done))
+				cpu_relax();
+		}
+		preempt_enable();
+		if (!req.n)
+			continue;
+		spin_lock_bh(&alloc->lock);
+		for (i = 0; i < req.n; i++)
+			idle |= ksalloc_give_locked(alloc, req.idx[i]);
+		spin_unlock_bh(&alloc->lock);
+	}
+	spin_unlock_bh(&alloc->drain_lock);
+	return idle;
+}
+
+/*
+ * Tops this CPU's cache up from the shared stack, by a batch at most.  Under
+ * the lock, so on this CPU (BH is off, or on PREEMPT_RT migration is).
+ */
+static void ksalloc_cache_refill_locked(struct ksalloc *alloc)
+{
+	struct ksalloc_cache *c;
+	unsigned long flags;
+	u32 n;
+
+	lockdep_assert_held(&alloc->lock);
+	local_irq_save(flags);
+	c = this_cpu_ptr(alloc->cache);
+	n = min3(KSALLOC_CACHE_SIZE - c->count, KSALLOC_CACHE_BATCH, alloc->nr_free);
+	alloc->nr_free -= n;
+	memcpy(&c->idx[c->count], &alloc->free_stack[alloc->nr_free],
+	       n * sizeof(u32));
+	WRITE_ONCE(c->count, c->count + n);
+	local_irq_restore(flags);
+}
+
+/*
+ * Makes room in this CPU's cache when it is full: its oldest batch goes to
+ * the shared stack.  Under the lock, which keeps this task on this CPU.
+ */
+static void ksalloc_cache_flush_locked(struct ksalloc *alloc)
+{
+	struct ksalloc_cache *c;
+	unsigned long flags;
+	u32 n = 0;
+
+	lockdep_assert_held(&alloc->lock);
+	local_irq_save(flags);
+	c = this_cpu_ptr(alloc->cache);
+	if (c->count == KSALLOC_CACHE_SIZE) {
+		n = KSALLOC_CACHE_BATCH;
+		if (!alloc->nr_free)
+			wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
+		memcpy(&alloc->free_stack[alloc->nr_free], c->idx, n * sizeof(u32));
+		alloc->nr_free += n;
+		memmove(c->idx, &c->idx[n], (c->count - n) * sizeof(u32));
+		WRITE_ONCE(c->count, c->count - n);
+	}
+	local_irq_restore(flags);
+}
+
+/*
+ * The slow path of every allocation: takes up to @count frames for a
+ * holder of @kind off the shared stack, after draining the caches if the
+ * stack is empty.  With @refill, tops this CPU's cache up as well; with
+ * @count_failure, an empty allocator counts in stats.alloc_failures.
+ * Returns the number of frames taken, -ENOMEM when none is free anywhere,
+ * -ENODEV once closed.
+ */
+static noinline int ksalloc_alloc_slow(struct ksalloc *alloc, u32 *idx,
+				       u32 count, u8 kind, bool refill,
+				       bool count_failure)
+{
+	bool drained = false, idle = false;
+	int n;
+
+	for (;;) {
+		spin_lock_bh(&alloc->lock);
+		if (alloc->closed) {
+			n = -ENODEV;
+			goto out_unlock;
+		}
+		n = ksalloc_pop_locked(alloc, idx, count, kind);
+		if (n || drained)
+			break;
+		spin_unlock_bh(&alloc->lock);
+		idle = ksalloc_drain(alloc, false);
+		drained = true;
+	}
+
+	/*
+	 * The pollers left: let the caches work again.  A poller that is
+	 * just arriving has added itself to the queue already and takes the
+	 * lock after us, so it sees poll_armed clear and arms it again.
+	 */
+	if (refill && alloc->poll_armed && !waitqueue_active(&alloc->freeframe_wq)) {
+		alloc->poll_armed = false;
+		ksalloc_update_bypass_locked(alloc);
+	}
+	if (n && refill && !alloc->bypass)
+		ksalloc_cache_refill_locked(alloc);
+	if (!n) {
+		if (count_failure)
+			alloc->stats.alloc_failures++;
+		n = -ENOMEM;
+	}
+	ksalloc_sample_peak_locked(alloc);
+out_unlock:
+	spin_unlock_bh(&alloc->lock);
+	if (idle)
+		ksalloc_put(alloc);
+	return n;
 }
 
 /**
@@ -468,14 +767,10 @@ static int ksalloc_take_locked(struct ksalloc *alloc, u32 *index)
  */
 int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index)
 {
-	int ret;
+	int ret = ksalloc_alloc_slow(alloc, index, 1, KSALLOC_FRAME_KERNEL,
+				     false, true);
 
-	spin_lock_bh(&alloc->lock);
-	ret = ksalloc_take_locked(alloc, index);
-	if (ret == -ENOMEM)
-		alloc->stats.alloc_failures++;
-	spin_unlock_bh(&alloc->lock);
-	return ret;
+	return ret < 0 ? ret : 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
 
@@ -485,8 +780,9 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
  * @indices: where to store the frames' indices
  * @count: how many frames are wanted, at least 1
  *
- * Takes as many free frames as there are, up to @count, under one lock, and
- * marks them held by user space, to be taken back by ksalloc_close().
+ * Takes as many free frames as the shared stack holds, up to @count, under
+ * one lock (draining the caches first if it holds none), and marks them
+ * held by user space, to be taken back by ksalloc_close().
  *
  * Context: Process or softirq context; never sleeps.
  * Return: the number of frames taken, or -ENOMEM when none is free,
@@ -494,20 +790,41 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
  */
 int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
 {
-	int ret = 0;
-	u32 done;
+	return ksalloc_alloc_slow(alloc, indices, count, KSALLOC_FRAME_USER,
+				  false, true);
+}
+
+/*
+ * The slow path of every free, and the only one of frees by index: hands
+ * the frame to the oldest waiter if there is one, else puts it on the
+ * shared stack, and makes room in this CPU's cache if it is full.
+ */
+static noinline int ksalloc_free_slow(struct ksalloc *alloc, u32 index)
+{
+	bool idle;
+	u8 old;
+
+	if (index >= alloc->frames)
+		return -EINVAL;
 
 	spin_lock_bh(&alloc->lock);
-	for (done = 0; done < count; done++) {
-		ret = ksalloc_take_locked(alloc, &indices[done]);
-		if (ret)
-			break;
-		__set_bit(indices[done], alloc->user);
-	}
-	if (ret == -ENOMEM && !done)
-		alloc->stats.alloc_failures++;
+	old = READ_ONCE(alloc->state[index]);
+	do {
+		if (old == KSALLOC_FRAME_FREE) {
+			spin_unlock_bh(&alloc->lock);
+			return -EINVAL;
+		}
+	} while (!try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_FREE));
+	alloc->stats.frees++;
+	idle = ksalloc_give_locked(alloc, index);
+	if (!alloc->bypass)
+		ksalloc_cache_flush_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
-	return done ? done : ret;
+
+	/* The last frame of a closed allocator carries the handle's reference. */
+	if (idle)
+		ksalloc_put(alloc);
+	return 0;
 }
 
 /**
@@ -516,7 +833,7 @@ int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
  * @index: the frame
  *
  * Hands the frame to the oldest waiter if there is one, else puts it on the
- * free stack.  Works after ksalloc_close() too.
+ * shared stack.  Works after ksalloc_close() too.
  *
  * Context: Process or softirq context; never sleeps.
  * Return: 0, or -EINVAL when @index is out of range or not outstanding, in
@@ -524,49 +841,7 @@ int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
  */
 int ksalloc_free_index(struct ksalloc *alloc, u32 index)
 {
-	struct ksalloc_waiter *w;
-	bool idle = false;
-
-	if (index >= alloc->frames)
-		return -EINVAL;
-
-	spin_lock_bh(&alloc->lock);
-	if (!test_bit(index, alloc->outstanding)) {
-		spin_unlock_bh(&alloc->lock);
-		return -EINVAL;
-	}
-	alloc->stats.frees++;
-
-	w = list_first_entry_or_null(&alloc->waiters, struct ksalloc_waiter, node);
-	if (w) {
-		/* Direct hand-off: the frame stays outstanding, now the waiter's. */
-		__assign_bit(index, alloc->user, w->user);
-		list_del_init(&w->node);
-		w->index = index;
-		w->status = 0;
-		alloc->stats.waiters--;
-		alloc->stats.handoffs++;
-		alloc->stats.allocs++;
-		complete(&w->done);
-	} else {
-		bool refilled = !alloc->nr_free;
-
-		ksalloc_push_locked(alloc, index);
-		idle = alloc->closed && alloc->nr_free == alloc->frames;
-		/*
-		 * Under the lock: the caller need not hold a reference, only
-		 * the frame, so once the lock is dropped a free of the last
-		 * frame of a closed allocator elsewhere may release it.
-		 */
-		if (refilled)
-			wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
-	}
-	spin_unlock_bh(&alloc->lock);
-
-	/* The last frame of a closed allocator carries the handle's reference. */
-	if (idle)
-		ksalloc_put(alloc);
-	return 0;
+	return ksalloc_free_slow(alloc, index);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_free_index);
 
@@ -589,8 +864,10 @@ static long ksalloc_sleep(struct completion *done, long timeout,
  * @index: where to store the frame's index
  *
  * Waiters are served first in, first out, by direct hand-off from
- * ksalloc_free_index().  A waiter that times out or is signalled after it
- * was served keeps the frame and succeeds.
+ * ksalloc_free_index().  The first waiter turns the caches off and drains
+ * them, so that every frame that comes back reaches the waiters.  A waiter
+ * that times out or is signalled after it was served keeps the frame and
+ * succeeds.
  *
  * Context: Process context; may sleep.
  * Return: 0, -EAGAIN when @timeout is 0 and no frame is free, -ETIMEDOUT,
@@ -599,20 +876,22 @@ static long ksalloc_sleep(struct completion *done, long timeout,
 int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 		       bool user, u32 *index)
 {
+	u8 kind = user ? KSALLOC_FRAME_USER : KSALLOC_FRAME_KERNEL;
 	struct ksalloc_waiter w;
+	bool arm, idle = false;
 	long left;
 	int ret;
 
 	might_sleep();
+	ret = ksalloc_alloc_slow(alloc, index, 1, kind, false, !timeout);
+	if (ret != -ENOMEM)
+		return ret < 0 ? ret : 0;
+	if (!timeout)
+		return -EAGAIN;
+
 	spin_lock_bh(&alloc->lock);
-	ret = ksalloc_take_locked(alloc, index);
-	if (ret != -ENOMEM || !timeout) {
-		if (!ret && user)
-			__set_bit(*index, alloc->user);
-		if (ret == -ENOMEM) {
-			alloc->stats.alloc_failures++;
-			ret = -EAGAIN;
-		}
+	if (alloc->closed || ksalloc_pop_locked(alloc, index, 1, kind)) {
+		ret = alloc->closed ? -ENODEV : 0;
 		spin_unlock_bh(&alloc->lock);
 		return ret;
 	}
@@ -622,7 +901,13 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	list_add_tail(&w.node, &alloc->waiters);
 	alloc->stats.waits++;
 	alloc->stats.waiters++;
+	arm = !alloc->bypass;
+	ksalloc_update_bypass_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
+
+	/* Frames still cached come back, to the waiters first. */
+	if (arm)
+		idle = ksalloc_drain(alloc, true);
 
 	left = ksalloc_sleep(&w.done, timeout, state);
 	if (left <= 0) {
@@ -633,19 +918,95 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 			alloc->stats.waiters--;
 			if (!left)
 				alloc->stats.wait_timeouts++;
+			ksalloc_update_bypass_locked(alloc);
 			spin_unlock_bh(&alloc->lock);
-			return left ? (int)left : -ETIMEDOUT;
+			ret = left ? (int)left : -ETIMEDOUT;
+			goto out;
 		}
 		/* Served while giving up: the frame is ours, keep it. */
 		spin_unlock_bh(&alloc->lock);
 	}
 
-	if (w.status)
-		return w.status;
-	*index = w.index;
-	return 0;
+	ret = w.status;
+	if (!ret)
+		*index = w.index;
+out:
+	if (idle)
+		ksalloc_put(alloc);
+	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_wait_index);
+
+/*
+ * Wakes every waiter with -ENODEV.  The waiters stay on their own stacks;
+ * once unlinked and completed under the lock they are never touched again.
+ */
+static void ksalloc_wake_all_locked(struct ksalloc *alloc)
+{
+	struct ksalloc_waiter *w, *tmp;
+
+	lockdep_assert_held(&alloc->lock);
+	list_for_each_entry_safe(w, tmp, &alloc->waiters, node) {
+		list_del_init(&w->node);
+		w->status = -ENODEV;
+		alloc->stats.waiters--;
+		complete(&w->done);
+	}
+}
+
+/**
+ * ksalloc_close() - close the handle of an allocator
+ * @alloc: the allocator
+ *
+ * The KS "allocator handle closed": the function table is invalid from now
+ * on (allocate_frame returns -ENODEV), every waiter wakes with -ENODEV, and
+ * no new waiter is accepted.  Frames that user space held are taken back,
+ * since nobody is left to free them.  Frames that kernel code holds stay
+ * valid and may be freed, through the table or otherwise.  Drops the
+ * reference returned by ksalloc_create(), once the last outstanding frame
+ * is back.
+ *
+ * Context: Process or softirq context.  Must be called once.
+ */
+void ksalloc_close(struct ksalloc *alloc)
+{
+	bool idle;
+	u32 i;
+
+	spin_lock_bh(&alloc->lock);
+	if (WARN_ON_ONCE(alloc->closed)) {
+		spin_unlock_bh(&alloc->lock);
+		return;
+	}
+	alloc->closed = true;
+	alloc->dispatch = false;
+	ksalloc_wake_all_locked(alloc);
+	ksalloc_update_bypass_locked(alloc);
+	spin_unlock_bh(&alloc->lock);
+
+	/* From here on every free goes through the lock. */
+	idle = ksalloc_drain(alloc, true);
+
+	spin_lock_bh(&alloc->lock);
+	for (i = 0; i < alloc->frames; i++) {
+		u8 old = KSALLOC_FRAME_USER;
+
+		if (READ_ONCE(alloc->state[i]) == KSALLOC_FRAME_USER &&
+		    try_cmpxchg(&alloc->state[i], &old, KSALLOC_FRAME_FREE)) {
+			alloc->stats.frees++;
+			idle |= ksalloc_give_locked(alloc, i);
+		}
+	}
+	if (!alloc->handle_put && alloc->nr_free == alloc->frames) {
+		alloc->handle_put = true;
+		idle = true;
+	}
+	spin_unlock_bh(&alloc->lock);
+
+	if (idle)
+		ksalloc_put(alloc);
+}
+EXPORT_SYMBOL_NS_GPL(ksalloc_close, KSALLOC_NS);
 
 /**
  * ksalloc_frame_ptr() - the address of a frame
@@ -668,19 +1029,25 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_frame_ptr, KSALLOC_NS);
  * @alloc: the allocator
  * @frame: the frame's kernel address
  *
+ * Divides by the stride with a multiplication by its reciprocal.
+ *
  * Context: Any context.
  * Return: the frame's index, or %KSALLOC_NO_FRAME when @frame is not the
  * start of a frame of @alloc.
  */
 u32 ksalloc_frame_index(struct ksalloc *alloc, const void *frame)
 {
+	/* Below the pool, the difference wraps far above the span. */
 	unsigned long off = (unsigned long)frame - (unsigned long)alloc->pool;
-	unsigned long index;
+	u32 index;
 
-	if ((unsigned long)frame < (unsigned long)alloc->pool)
+	if (off >= alloc->span)
 		return KSALLOC_NO_FRAME;
-	index = off / alloc->stride;
-	if (index >= alloc->frames || index * alloc->stride != off)
+	if (likely(off <= U32_MAX))
+		index = reciprocal_divide(off, alloc->stride_recip);
+	else
+		index = off / alloc->stride;
+	if ((unsigned long)index * alloc->stride != off)
 		return KSALLOC_NO_FRAME;
 	return index;
 }
@@ -698,19 +1065,40 @@ u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index)
  * @frame: where to store the frame's address; NULL on failure
  *
  * The allocate_frame entry of the function table (KStrAllocateFrame).
- * Never waits: when no frame is free it fails at once.
+ * Served from this CPU's cache when it holds a frame, with interrupts off
+ * and no atomic instruction; else from the shared stack.  Never waits: when
+ * no frame is free anywhere it fails at once.
  *
  * Context: Process or softirq context; never sleeps.  Not in hardirq.
  * Return: 0, -ENOMEM when no frame is free, -ENODEV once closed.
  */
 int ksalloc_allocate_frame(struct ksalloc *alloc, void **frame)
 {
+	struct ksalloc_cache *c;
+	unsigned long flags;
 	u32 index;
 	int ret;
 
-	ret = ksalloc_alloc_index(alloc, &index);
-	*frame = ret ? NULL : alloc->pool + (size_t)index * alloc->stride;
-	return ret;
+	local_irq_save(flags);
+	c = this_cpu_ptr(alloc->cache);
+	if (likely(c->count && !READ_ONCE(alloc->bypass))) {
+		index = c->idx[c->count - 1];
+		WRITE_ONCE(c->count, c->count - 1);
+		WRITE_ONCE(c->allocs, c->allocs + 1);
+		WRITE_ONCE(alloc->state[index], KSALLOC_FRAME_KERNEL);
+		local_irq_restore(flags);
+		*frame = alloc->pool + (size_t)index * alloc->stride;
+		return 0;
+	}
+	local_irq_restore(flags);
+
+	ret = ksalloc_alloc_slow(alloc, &index, 1, KSALLOC_FRAME_KERNEL, true, true);
+	if (ret < 0) {
+		*frame = NULL;
+		return ret;
+	}
+	*frame = alloc->pool + (size_t)index * alloc->stride;
+	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
 
@@ -719,9 +1107,10 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
  * @alloc: the allocator
  * @frame: the frame's address, as returned by an allocation
  *
- * The free_frame entry of the function table (KStrFreeFrame).  A frame
- * returned while tasks wait goes straight to the oldest of them.  Accepted
- * after ksalloc_close() too.  A pointer that is not an outstanding frame of
+ * The free_frame entry of the function table (KStrFreeFrame).  The frame
+ * goes to this CPU's cache, with interrupts off and one cmpxchg, unless
+ * tasks wait: then it goes straight to the oldest of them.  Accepted after
+ * ksalloc_close() too.  A pointer that is not an outstanding frame of
  * @alloc (a double free, a foreign pointer) is refused with a rate-limited
  * warning and changes nothing.
  *
@@ -730,11 +1119,29 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
 void ksalloc_free_frame(struct ksalloc *alloc, void *frame)
 {
 	u32 index = ksalloc_frame_index(alloc, frame);
+	u8 old = KSALLOC_FRAME_KERNEL;
+	struct ksalloc_cache *c;
+	unsigned long flags;
 
-	if (index == KSALLOC_NO_FRAME)
+	if (unlikely(index == KSALLOC_NO_FRAME)) {
 		pr_warn_ratelimited("free of %p: not a frame of this allocator\n",
 				    frame);
-	else if (ksalloc_free_index(alloc, index))
+		return;
+	}
+
+	local_irq_save(flags);
+	c = this_cpu_ptr(alloc->cache);
+	if (likely(c->count < KSALLOC_CACHE_SIZE && !READ_ONCE(alloc->bypass) &&
+		   try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_FREE))) {
+		c->idx[c->count] = index;
+		WRITE_ONCE(c->count, c->count + 1);
+		WRITE_ONCE(c->frees, c->frees + 1);
+		local_irq_restore(flags);
+		return;
+	}
+	local_irq_restore(flags);
+
+	if (ksalloc_free_slow(alloc, index))
 		pr_warn_ratelimited("free of frame %u: not allocated (double free?)\n",
 				    index);
 }
@@ -785,17 +1192,19 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_alloc_frame_wait, KSALLOC_NS);
 int ksalloc_frame_to_user(struct ksalloc *alloc, void *frame)
 {
 	u32 index = ksalloc_frame_index(alloc, frame);
+	u8 old = KSALLOC_FRAME_KERNEL;
 	int ret = 0;
 
 	if (index == KSALLOC_NO_FRAME)
 		return -EINVAL;
 	spin_lock_bh(&alloc->lock);
-	if (!test_bit(index, alloc->outstanding))
+	if (READ_ONCE(alloc->state[index]) == KSALLOC_FRAME_FREE)
 		ret = -EINVAL;
 	else if (alloc->closed)
 		ret = -ENODEV;
-	else
-		__set_bit(index, alloc->user);
+	else if (!try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_USER) &&
+		 old != KSALLOC_FRAME_USER)
+		ret = -EINVAL;	/* freed under our feet */
 	spin_unlock_bh(&alloc->lock);
 	return ret;
 }
@@ -853,7 +1262,9 @@ bool ksalloc_dispatch_active(struct ksalloc *alloc)
  * @alloc: the allocator
  * @status: filled in; reserved fields are zeroed
  *
- * The Linux form of KSPROPERTY_STREAMALLOCATOR_STATUS.
+ * The Linux form of KSPROPERTY_STREAMALLOCATOR_STATUS.  Frames in the
+ * per-CPU caches count as free; while other CPUs allocate, the count is a
+ * snapshot that may be a few frames off.
  *
  * Context: Process or softirq context; never sleeps.
  * Return: 0.
@@ -863,7 +1274,7 @@ int ksalloc_get_status(struct ksalloc *alloc, struct ksalloc_status *status)
 	memset(status, 0, sizeof(*status));
 	status->framing = alloc->framing;
 	spin_lock_bh(&alloc->lock);
-	status->allocated_frames = alloc->frames - alloc->nr_free;
+	status->allocated_frames = ksalloc_out_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
 	return 0;
 }
@@ -872,16 +1283,31 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_get_status, KSALLOC_NS);
 /**
  * ksalloc_get_stats() - the allocator's counters
  * @alloc: the allocator
- * @stats: filled with a consistent snapshot
+ * @stats: filled in
+ *
+ * The fast path counts per CPU; those counts are summed in.  peak_allocated
+ * is sampled whenever an allocation takes the lock (at least once per
+ * %KSALLOC_CACHE_BATCH allocations on a CPU, and on every failure) and
+ * here, so a peak shorter than that may go unseen.
  *
  * Context: Process or softirq context; never sleeps.
  * Return: 0.
  */
 int ksalloc_get_stats(struct ksalloc *alloc, struct ksalloc_stats *stats)
 {
+	int cpu;
+
 	spin_lock_bh(&alloc->lock);
+	ksalloc_sample_peak_locked(alloc);
 	*stats = alloc->stats;
 	spin_unlock_bh(&alloc->lock);
+
+	for_each_possible_cpu(cpu) {
+		struct ksalloc_cache *c = per_cpu_ptr(alloc->cache, cpu);
+
+		stats->allocs += READ_ONCE(c->allocs);
+		stats->frees += READ_ONCE(c->frees);
+	}
 	return 0;
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_get_stats, KSALLOC_NS);
@@ -892,19 +1318,37 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_get_stats, KSALLOC_NS);
  * @file: the file being polled
  * @wait: the poll table
  *
+ * A poller that finds no frame on the shared stack turns the caches off
+ * until the pollers are gone, and drains them, so that every frame that
+ * comes back reaches the stack and wakes it.
+ *
  * Context: Process context.
  * Return: EPOLLOUT | EPOLLWRNORM while at least one frame is free, else 0.
  */
 __poll_t ksalloc_poll(struct ksalloc *alloc, struct file *file,
 		      poll_table *wait)
 {
-	__poll_t mask;
+	bool ready, arm = false, idle = false;
 
 	poll_wait(file, &alloc->freeframe_wq, wait);
 	spin_lock_bh(&alloc->lock);
-	mask = alloc->nr_free ? EPOLLOUT | EPOLLWRNORM : 0;
+	ready = alloc->nr_free;
+	if (!ready && !alloc->poll_armed) {
+		arm = !alloc->bypass;
+		alloc->poll_armed = true;
+		ksalloc_update_bypass_locked(alloc);
+	}
 	spin_unlock_bh(&alloc->lock);
-	return mask;
+
+	if (arm) {
+		idle = ksalloc_drain(alloc, true);
+		spin_lock_bh(&alloc->lock);
+		ready = alloc->nr_free;
+		spin_unlock_bh(&alloc->lock);
+	}
+	if (idle)
+		ksalloc_put(alloc);
+	return ready ? EPOLLOUT | EPOLLWRNORM : 0;
 }
 
 /**
@@ -923,6 +1367,64 @@ int ksalloc_mmap(struct ksalloc *alloc, struct vm_area_struct *vma)
 	return vm_map_pages(vma, alloc->pages, alloc->nr_pages);
 }
 
+/*
+ * A CPU is gone: its caches go back to their allocators.  Runs on another
+ * CPU once the dead one no longer runs anything, so its caches can be read
+ * directly.
+ */
+static int ksalloc_cpu_dead(unsigned int cpu)
+{
+	struct ksalloc_drain req;
+	struct ksalloc *alloc, *found;
+	bool idle;
+	u32 i;
+
+	do {
+		found = NULL;
+		spin_lock_bh(&ksalloc_all_lock);
+		list_for_each_entry(alloc, &ksalloc_all, node) {
+			if (READ_ONCE(per_cpu_ptr(alloc->cache, cpu)->count) &&
+			    kref_get_unless_zero(&alloc->ref)) {
+				found = alloc;
+				break;
+			}
+		}
+		spin_unlock_bh(&ksalloc_all_lock);
+		if (!found)
+			break;
+
+		idle = false;
+		spin_lock_bh(&found->drain_lock);
+		ksalloc_cache_empty(per_cpu_ptr(found->cache, cpu), &req);
+		spin_lock(&found->lock);
+		for (i = 0; i < req.n; i++)
+			idle |= ksalloc_give_locked(found, req.idx[i]);
+		spin_unlock(&found->lock);
+		spin_unlock_bh(&found->drain_lock);
+		if (idle)
+			ksalloc_put(found);
+		ksalloc_put(found);
+	} while (found);
+	return 0;
+}
+
+/* Called by the module's init: the CPU hotplug callback. */
+int ksalloc_core_init(void)
+{
+	int ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "misc/ksalloc:dead",
+					    NULL, ksalloc_cpu_dead);
+
+	if (ret < 0)
+		return ret;
+	ksalloc_hp_state = ret;
+	return 0;
+}
+
+void ksalloc_core_exit(void)
+{
+	cpuhp_remove_state_nocalls(ksalloc_hp_state);
+}
+
 #if IS_ENABLED(CONFIG_KUNIT)
 /* Pool bytes held by all allocators now. */
 u64 ksalloc_charged_bytes(void)
@@ -931,37 +1433,62 @@ u64 ksalloc_charged_bytes(void)
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_charged_bytes);
 
+/* Frames in the cache of @cpu now. */
+u32 ksalloc_cached_frames(struct ksalloc *alloc, int cpu)
+{
+	return READ_ONCE(per_cpu_ptr(alloc->cache, cpu)->count);
+}
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_cached_frames);
+
+/* Accounts for frame @f seen free in a cache or on the stack. */
+static bool ksalloc_check_free(struct ksalloc *alloc, unsigned long *seen, u32 f)
+{
+	return f < alloc->frames &&
+	       READ_ONCE(alloc->state[f]) == KSALLOC_FRAME_FREE &&
+	       !__test_and_set_bit(f, seen);
+}
+
 /*
- * Checks that the free stack and the bitmap agree: every frame is either on
- * the free stack exactly once with its bit clear, or outstanding with its
- * bit set, and no waiter is queued while a frame is free.  Returns 0 or
- * -EUCLEAN.
+ * Checks, while nobody allocates or frees, that every frame is in exactly
+ * one place: free with state FREE, once, on the shared stack or in one
+ * cache; or out, with state KERNEL or USER.  Also that no waiter is queued
+ * while a frame is free.  Returns 0 or -EUCLEAN.
  */
 int ksalloc_check_invariants(struct ksalloc *alloc)
 {
 	unsigned long *seen;
-	int ret = 0;
-	u32 i;
+	u32 i, nfree = 0;
+	int ret = 0, cpu;
 
 	seen = bitmap_zalloc(alloc->frames, GFP_KERNEL);
 	if (!seen)
 		return -ENOMEM;
 
-	spin_lock_bh(&alloc->lock);
-	if (alloc->nr_free > alloc->frames ||
-	    bitmap_weight(alloc->outstanding, alloc->frames) !=
-	    alloc->frames - alloc->nr_free ||
-	    !bitmap_subset(alloc->user, alloc->outstanding, alloc->frames) ||
-	    (alloc->nr_free && !list_empty(&alloc->waiters)))
-		ret = -EUCLEAN;
-	for (i = 0; !ret && i < alloc->nr_free; i++) {
-		u32 f = alloc->free_stack[i];
+	spin_lock_bh(&alloc->drain_lock);
+	spin_lock(&alloc->lock);
+	for (i = 0; i < alloc->frames; i++) {
+		u8 st = READ_ONCE(alloc->state[i]);
 
-		if (f >= alloc->frames || test_bit(f, alloc->outstanding) ||
-		    __test_and_set_bit(f, seen))
+		if (st > KSALLOC_FRAME_USER)
 			ret = -EUCLEAN;
+		nfree += st == KSALLOC_FRAME_FREE;
 	}
-	spin_unlock_bh(&alloc->lock);
+	if (alloc->nr_free > alloc->frames ||
+	    (alloc->nr_free && !list_empty(&alloc->waiters)) ||
+	    nfree != alloc->nr_free + ksalloc_cached(alloc))
+		ret = -EUCLEAN;
+	for (i = 0; !ret && i < alloc->nr_free; i++)
+		if (!ksalloc_check_free(alloc, seen, alloc->free_stack[i]))
+			ret = -EUCLEAN;
+	for_each_possible_cpu(cpu) {
+		struct ksalloc_cache *c = per_cpu_ptr(alloc->cache, cpu);
+
+		for (i = 0; !ret && i < READ_ONCE(c->count); i++)
+			if (!ksalloc_check_free(alloc, seen, c->idx[i]))
+				ret = -EUCLEAN;
+	}
+	spin_unlock(&alloc->lock);
+	spin_unlock_bh(&alloc->drain_lock);
 
 	bitmap_free(seen);
 	return ret;

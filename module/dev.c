@@ -578,17 +578,26 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_kunit_file);
 
 static int __init ksalloc_init(void)
 {
+	int ret;
+
 	if (ksalloc_mode & ~0777) {
 		pr_err("mode %#o is not a permission mask\n", ksalloc_mode);
 		return -EINVAL;
 	}
+	ret = ksalloc_core_init();
+	if (ret)
+		return ret;
 	ksalloc_misc.mode = ksalloc_mode;
-	return misc_register(&ksalloc_misc);
+	ret = misc_register(&ksalloc_misc);
+	if (ret)
+		ksalloc_core_exit();
+	return ret;
 }
 module_init(ksalloc_init);
 
 static void __exit ksalloc_exit(void)
 {
 	misc_deregister(&ksalloc_misc);
+	ksalloc_core_exit();
 }
 module_exit(ksalloc_exit);

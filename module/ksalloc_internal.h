@@ -25,10 +25,13 @@ bool ksalloc_dispatch_active(struct ksalloc *alloc);
 __poll_t ksalloc_poll(struct ksalloc *alloc, struct file *file,
 		      poll_table *wait);
 int ksalloc_mmap(struct ksalloc *alloc, struct vm_area_struct *vma);
+int ksalloc_core_init(void);
+void ksalloc_core_exit(void);
 
 #if IS_ENABLED(CONFIG_KUNIT)
 u64 ksalloc_charged_bytes(void);
 int ksalloc_check_invariants(struct ksalloc *alloc);
+u32 ksalloc_cached_frames(struct ksalloc *alloc, int cpu);
 struct file *ksalloc_kunit_file(const struct ksalloc_framing *framing);
 #endif
 

@@ -339,12 +339,15 @@ rmw_alloc = rmw(paths['ksalloc_allocate_frame'])
 rmw_free = rmw(paths['ksalloc_free_frame'])
 
 # --- metadata, from the layout documented at the top of module/core.c ----
-# free_stack: one u32 per frame; two bitmaps (outstanding, user): 1 bit
-# each per frame; pages: one struct page * (8 bytes) per page of the pool;
-# plus one struct ksalloc per allocator.  Update this when the core changes.
+# free_stack: one u32 per frame; state: one byte per frame; pages: one
+# struct page * (8 bytes) per page of the pool; per CPU one struct
+# ksalloc_cache (count, 32 u32 indices, two u64 counters, a 32-byte aligned
+# call_single_data_t and a pointer: 224 bytes on x86_64); plus one struct
+# ksalloc per allocator.  Update this when the core changes.
 FRAMES, SIZE, PAGE = 1024, 256, 4096
-per_frame = 4 + 2 / 8
+per_frame = 4 + 1
 per_page = 8
+per_cpu = 224
 bench_pages = (FRAMES * SIZE + PAGE - 1) // PAGE
 at_bench = per_frame + per_page * bench_pages / FRAMES
 
@@ -413,7 +416,8 @@ rows.append(row('softirq free -> waiter running / bare completion', 'MTTCG',
 rows.append(row('metadata per frame', 'arithmetic',
                 f'{per_frame:.2f} B + {per_page} B/page', '<= 8 + O(CPUs)',
                 per_frame <= 8,
-                f'{at_bench:.2f} B/frame at {FRAMES} x {SIZE} B; plus one struct ksalloc'))
+                f'{at_bench:.2f} B/frame at {FRAMES} x {SIZE} B; plus {per_cpu} B per CPU '
+                'and one struct ksalloc'))
 rows.append(row('bytes stored inside frames', 'measured',
                 'n/a' if frames_changed is None else str(frames_changed), '0',
                 None if frames_changed is None else frames_changed == 0,
@@ -436,6 +440,7 @@ result = {
                    'mttcg': {k: summary(list(v.values())) for k, v in handoff.items()}},
     'atomics': paths,
     'metadata': {'per_frame_bytes': per_frame, 'per_page_bytes': per_page,
+                 'per_cpu_bytes': per_cpu,
                  'at_bench_framing': at_bench},
     'frames_bytes_changed': frames_changed,
     'allocation_failures': failures,
@@ -526,10 +531,11 @@ for e, p in paths.items():
         print(f'    other calls out of the module: {", ".join(p["external_calls"])}')
 
 print()
-print('Metadata (module/core.c layout): free stack u32 + 2 bitmap bits per frame')
+print('Metadata (module/core.c layout): free stack u32 + state byte per frame')
 print(f'= {per_frame:.2f} B/frame; page pointer array {per_page} B per pool page '
       f'({per_page * bench_pages} B for {FRAMES} x {SIZE} B frames'
-      f' = {at_bench:.2f} B/frame in all); one struct ksalloc per allocator;')
+      f' = {at_bench:.2f} B/frame in all); a {per_cpu} B cache per CPU;')
+print('one struct ksalloc per allocator;')
 print('0 bytes inside frames by design'
       + ('' if frames_changed is None else f', {frames_changed} bytes changed in the check') + '.')
 if failures:

@@ -24,13 +24,13 @@ usage()
 {
 	cat <<EOF
 Usage: $PROG [--kernel FLAVOUR]... [--seconds T] [--short] [--seed N]
-             [--threads N] [--children N]
+             [--threads N] [--children N] [--share PCT] [--trinity-calls N]
 
 Fuzz ksalloc in a guest of each FLAVOUR of scripts/kernels.sh (default
 6.12) for T seconds in all (default: the SECONDS or FUZZ_SECONDS
-environment variable, else 600): 40% our
-fuzzer, 60% trinity on /dev/ksalloc (ioctl, mmap, poll, close).  Then
-checks the fuzzer's books, dmesg, taint (O and E allowed) and rmmod.
+environment variable, else 600): by default 40% our fuzzer, 60% trinity
+on /dev/ksalloc (ioctl, mmap, poll, close).  Then checks the fuzzer's
+books, dmesg, taint (O and E allowed) and rmmod.
 
   --kernel FLAVOUR  6.1, 6.12 or 6.12-rt (may repeat)
   --seconds T       the time budget per kernel
@@ -38,6 +38,9 @@ checks the fuzzer's books, dmesg, taint (O and E allowed) and rmmod.
   --seed N          seed of both fuzzers (default 1)
   --threads N       threads of our fuzzer (default 4)
   --children N      trinity children (default 4)
+  --share PCT       our fuzzer's share of the time, 0-100 (default 40)
+  --trinity-calls N trinity stops after N calls, and fewer fail the run
+                    (e.g. --share 0 --trinity-calls 1000000 --seconds 7200)
   -h, --help        this text
 
 Console logs: \${KSALLOC_OUT:-out}/logs/fuzz-FLAVOUR.log.
@@ -95,7 +98,8 @@ EOF
 main()
 {
 	local budget=${FUZZ_SECONDS:-600} short=false seed=1
-	local threads=4 children=4 k ko img conf trinity rc status=0 start
+	local threads=4 children=4 share=40 tcalls=0
+	local k ko img conf trinity rc status=0 start
 	local fuzz_s trinity_s timeout
 	local -a kernels=() files=()
 
@@ -104,7 +108,7 @@ main()
 		case $1 in
 		-h | --help) usage; return 0 ;;
 		--short) short=true ;;
-		--kernel | --seconds | --seed | --threads | --children)
+		--kernel | --seconds | --seed | --threads | --children | --share | --trinity-calls)
 			[[ $# -ge 2 ]] || die "$1 needs an argument"
 			case $1 in
 			--kernel) kernels+=("$2") ;;
@@ -112,6 +116,8 @@ main()
 			--seed) seed=$2 ;;
 			--threads) threads=$2 ;;
 			--children) children=$2 ;;
+			--share) share=$2 ;;
+			--trinity-calls) tcalls=$2 ;;
 			esac
 			shift
 			;;
@@ -122,10 +128,12 @@ main()
 	$short && budget=90
 	[[ $budget =~ ^[1-9][0-9]*$ ]] || die "--seconds wants a number, got '$budget'"
 	[[ ${#kernels[@]} -gt 0 ]] || kernels=(6.12)
-	fuzz_s=$((budget * 4 / 10))
-	[[ $fuzz_s -gt 0 ]] || fuzz_s=1
+	[[ $share =~ ^[0-9]+$ && $share -le 100 ]] || die "--share wants 0-100, got '$share'"
+	[[ $tcalls =~ ^[0-9]+$ ]] || die "--trinity-calls wants a number, got '$tcalls'"
+	fuzz_s=$((budget * share / 100))
+	[[ $fuzz_s -gt 0 || $share -eq 0 ]] || fuzz_s=1
 	trinity_s=$((budget - fuzz_s))
-	[[ $trinity_s -gt 0 ]] || trinity_s=1
+	[[ $trinity_s -gt 0 || $share -eq 100 ]] || trinity_s=1
 	# Boot, load, the checks after; TCG may be slow on a busy host.
 	timeout=$((budget + 300))
 
@@ -145,6 +153,7 @@ main()
 		cat >"$conf" <<EOF
 FUZZ_SECONDS=$fuzz_s FUZZ_SEED=$seed FUZZ_THREADS=$threads
 TRINITY_SECONDS=$trinity_s TRINITY_CHILDREN=$children TRINITY_SEED=$seed
+TRINITY_CALLS=$tcalls
 EOF
 		files=(--file "$ko/ksalloc.ko:/lib/modules/"
 		       --file "$cache/tools/ksalloc_fuzz:/bin/"

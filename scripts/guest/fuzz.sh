@@ -6,6 +6,8 @@
 #
 #   FUZZ_SECONDS FUZZ_SEED FUZZ_THREADS   our fuzzer (tools/testing/ksalloc_fuzz)
 #   TRINITY_SECONDS TRINITY_CHILDREN TRINITY_SEED   trinity on /dev/ksalloc
+#   TRINITY_CALLS   when not 0: trinity stops after so many calls, and
+#                   must have made them
 #
 # Loads ksalloc.ko, runs the fuzzer, then trinity, each for its time, and
 # checks that nothing broke: the fuzzer's own consistency check, a dmesg
@@ -17,7 +19,7 @@
 . /lib/ksalloc/guest.sh
 
 FUZZ_SECONDS=60 FUZZ_SEED=1 FUZZ_THREADS=4
-TRINITY_SECONDS=60 TRINITY_CHILDREN=4 TRINITY_SEED=1
+TRINITY_SECONDS=60 TRINITY_CHILDREN=4 TRINITY_SEED=1 TRINITY_CALLS=0
 # shellcheck source=/dev/null
 [ -r /etc/ksalloc-fuzz.conf ] && . /etc/ksalloc-fuzz.conf
 
@@ -58,15 +60,19 @@ if [ "$TRINITY_SECONDS" != 0 ]; then
 		echo 'nobody:x:65534:65534:nobody:/tmp/trinity:/bin/sh' >>/etc/passwd
 	grep -q '^nogroup:' /etc/group 2>/dev/null ||
 		echo 'nogroup:x:65534:' >>/etc/group
+	ncalls=
+	[ "$TRINITY_CALLS" = 0 ] || ncalls="-N $TRINITY_CALLS"
 	start=$(date +%s)
 	(cd /tmp/trinity && timeout -s INT "$TRINITY_SECONDS" \
 		su -s /bin/sh nobody -c "exec trinity -q -l off --stats \
 		-V /tmp/victims -c ioctl -c mmap -c poll -c close \
 		--disable-fds=sockets,pipes,perf,epoll,eventfd,timerfd,testfile,memfd,drm \
-		-C $TRINITY_CHILDREN -s $TRINITY_SEED" >/tmp/trinity.log 2>&1) &
+		-C $TRINITY_CHILDREN -s $TRINITY_SEED $ncalls" >/tmp/trinity.log 2>&1) &
 	tp=$!
 	# Proof that it aims where it should: its descriptors of /dev/ksalloc.
-	sleep $((TRINITY_SECONDS / 3 + 1))
+	t=$((TRINITY_SECONDS / 3 + 1))
+	[ $t -le 60 ] || t=60
+	sleep $t
 	n=0
 	for f in /proc/[0-9]*/fd/*; do
 		case "$(readlink "$f" 2>/dev/null)" in
@@ -85,6 +91,8 @@ if [ "$TRINITY_SECONDS" != 0 ]; then
 	calls=$(grep -oE 'Ran [0-9]+ syscalls' /tmp/trinity.log | tail -n 1 | grep -oE '[0-9]+')
 	echo "FUZZ-STAT: trinity-calls ${calls:-0}"
 	check trinity-ran [ "${calls:-0}" -gt 0 ]
+	[ "$TRINITY_CALLS" = 0 ] ||
+		check trinity-made-all-calls [ "${calls:-0}" -ge "$TRINITY_CALLS" ]
 	[ "${calls:-0}" -gt 0 ] || tail -n 40 /tmp/trinity.log
 fi
 

@@ -746,6 +746,38 @@ static void ksalloc_cache_reach_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
 }
 
+/*
+ * More frames than a cache holds, all freed on one CPU: the cache fills,
+ * overflows to the shared stack a batch at a time, and every frame can be
+ * taken again.
+ */
+static void ksalloc_cache_overflow_test(struct kunit *test)
+{
+	const int n = 128;
+	struct ksalloc *alloc = ksalloc_test_create(test, n, 64, 0, 0);
+	void **f = kunit_kcalloc(test, n, sizeof(*f), GFP_KERNEL);
+	struct ksalloc_stats st;
+	int cpu, round, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, f);
+	ksalloc_two_cpus(&cpu, &i);
+	for (round = 0; round < 2; round++) {
+		KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, cpu, KSALLOC_OP_ALLOC, alloc, f, n));
+		KUNIT_EXPECT_EQ(test, n, ksalloc_test_allocated(test, alloc));
+		KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, cpu, KSALLOC_OP_FREE, alloc, f, n));
+		KUNIT_EXPECT_GT(test, ksalloc_cached_frames(alloc, cpu), 0);
+		KUNIT_EXPECT_LE(test, ksalloc_cached_frames(alloc, cpu), 32);
+		KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, alloc));
+		KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+	}
+	st = ksalloc_test_stats(test, alloc);
+	KUNIT_EXPECT_EQ(test, st.allocs, 2 * n);
+	KUNIT_EXPECT_EQ(test, st.frees, 2 * n);
+	/* Sampled when the lock is taken: short of the peak by less than a cache. */
+	KUNIT_EXPECT_LE(test, st.peak_allocated, n);
+	KUNIT_EXPECT_GT(test, st.peak_allocated, n - 32);
+}
+
 #if IS_ENABLED(CONFIG_HOTPLUG_CPU)
 static void ksalloc_add_cpu(void *data)
 {
@@ -1922,6 +1954,7 @@ static struct kunit_case ksalloc_test_cases[] = {
 	KUNIT_CASE_SLOW(ksalloc_timeout_race_test),
 	KUNIT_CASE(ksalloc_close_wakes_test),
 	KUNIT_CASE(ksalloc_cache_reach_test),
+	KUNIT_CASE(ksalloc_cache_overflow_test),
 	KUNIT_CASE(ksalloc_cpu_offline_test),
 	KUNIT_CASE(ksalloc_softirq_test),
 	KUNIT_CASE_SLOW(ksalloc_stress_test),

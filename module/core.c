@@ -196,6 +196,8 @@ struct ksalloc_cache {
  * @frames: number of frames; immutable
  * @stride: distance between two frames in bytes; immutable
  * @span: @frames * @stride, the bytes of the pool that hold frames; immutable
+ * @stride_shift: log2(@stride) when @stride is a power of two, else 0;
+ *                immutable
  * @stride_recip: reciprocal of @stride, to find a frame without a division
  * @pool: kernel mapping of the pool; immutable
  * @pages: the pages behind @pool, owned by its mapping; immutable
@@ -226,6 +228,7 @@ struct ksalloc {
 	u32 frames;
 	u32 stride;
 	unsigned long span;
+	u8 stride_shift;
 	struct reciprocal_value stride_recip;
 	void *pool;
 	struct page **pages;
@@ -392,6 +395,7 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	alloc->frames = framing->frames;
 	alloc->stride = stride;
 	alloc->span = (unsigned long)alloc->frames * stride;
+	alloc->stride_shift = is_power_of_2(stride) ? ilog2(stride) : 0;
 	alloc->stride_recip = reciprocal_value(stride);
 
 	alloc->free_stack = kvmalloc_array(alloc->frames, sizeof(u32),
@@ -682,26 +686,81 @@ static void ksalloc_cache_refill_locked(struct ksalloc *alloc)
 /*
  * Makes room in this CPU's cache when it is full: its oldest batch goes to
  * the shared stack.  Under the lock, which keeps this task on this CPU.
+ * Only the copy runs with interrupts off: on PREEMPT_RT the wake-up in
+ * ksalloc_give_locked() takes a sleeping lock.
  */
 static void ksalloc_cache_flush_locked(struct ksalloc *alloc)
 {
+	u32 idx[KSALLOC_CACHE_BATCH], n = 0, i;
 	struct ksalloc_cache *c;
 	unsigned long flags;
-	u32 n = 0;
 
 	lockdep_assert_held(&alloc->lock);
 	local_irq_save(flags);
 	c = this_cpu_ptr(alloc->cache);
 	if (c->count == KSALLOC_CACHE_SIZE) {
 		n = KSALLOC_CACHE_BATCH;
-		if (!alloc->nr_free)
-			wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
-		memcpy(&alloc->free_stack[alloc->nr_free], c->idx, n * sizeof(u32));
-		alloc->nr_free += n;
+		memcpy(idx, c->idx, n * sizeof(u32));
 		memmove(c->idx, &c->idx[n], (c->count - n) * sizeof(u32));
 		WRITE_ONCE(c->count, c->count - n);
 	}
 	local_irq_restore(flags);
+
+	/* Not closed (no bypass), so this cannot make the allocator idle. */
+	for (i = 0; i < n; i++)
+		ksalloc_give_locked(alloc, idx[i]);
+}
+
+/*
+ * The fast path: takes a frame for a holder of @kind from this CPU's cache,
+ * with interrupts off and no atomic instruction.  False when the cache is
+ * empty or bypassed.
+ */
+static __always_inline bool ksalloc_cache_pop(struct ksalloc *alloc, u8 kind,
+					      u32 *index)
+{
+	struct ksalloc_cache *c;
+	unsigned long flags;
+	bool hit = false;
+
+	local_irq_save(flags);
+	c = this_cpu_ptr(alloc->cache);
+	if (likely(c->count && !READ_ONCE(alloc->bypass))) {
+		*index = c->idx[c->count - 1];
+		WRITE_ONCE(c->count, c->count - 1);
+		WRITE_ONCE(c->allocs, c->allocs + 1);
+		WRITE_ONCE(alloc->state[*index], kind);
+		hit = true;
+	}
+	local_irq_restore(flags);
+	return hit;
+}
+
+/*
+ * The fast path: gives an outstanding frame back to this CPU's cache, with
+ * interrupts off and the one cmpxchg that claims it from state @old.  False
+ * when the cache is full or bypassed, or the frame is not in state @old:
+ * the slow path then decides.
+ */
+static __always_inline bool ksalloc_cache_push(struct ksalloc *alloc, u32 index,
+					       u8 old)
+{
+	struct ksalloc_cache *c;
+	unsigned long flags;
+	bool hit = false;
+
+	local_irq_save(flags);
+	c = this_cpu_ptr(alloc->cache);
+	if (likely(c->count < KSALLOC_CACHE_SIZE && !READ_ONCE(alloc->bypass) &&
+		   old != KSALLOC_FRAME_FREE &&
+		   try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_FREE))) {
+		c->idx[c->count] = index;
+		WRITE_ONCE(c->count, c->count + 1);
+		WRITE_ONCE(c->frees, c->frees + 1);
+		hit = true;
+	}
+	local_irq_restore(flags);
+	return hit;
 }
 
 /*
@@ -762,14 +821,19 @@ out_unlock:
  * @alloc: the allocator
  * @index: where to store the frame's index
  *
+ * As the table's allocate_frame: this CPU's cache first, then the shared
+ * stack, then the other CPUs' caches.
+ *
  * Context: Process or softirq context; never sleeps.
  * Return: 0, -ENOMEM when no frame is free, -ENODEV once closed.
  */
 int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index)
 {
-	int ret = ksalloc_alloc_slow(alloc, index, 1, KSALLOC_FRAME_KERNEL,
-				     false, true);
+	int ret;
 
+	if (ksalloc_cache_pop(alloc, KSALLOC_FRAME_KERNEL, index))
+		return 0;
+	ret = ksalloc_alloc_slow(alloc, index, 1, KSALLOC_FRAME_KERNEL, true, true);
 	return ret < 0 ? ret : 0;
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
@@ -795,36 +859,75 @@ int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
 }
 
 /*
- * The slow path of every free, and the only one of frees by index: hands
- * the frame to the oldest waiter if there is one, else puts it on the
- * shared stack, and makes room in this CPU's cache if it is full.
+ * Claims an outstanding frame for its free, whoever holds it: its state
+ * becomes FREE.  False when it was free already (a double free).
  */
-static noinline int ksalloc_free_slow(struct ksalloc *alloc, u32 index)
+static bool ksalloc_claim(struct ksalloc *alloc, u32 index)
 {
-	bool idle;
-	u8 old;
+	u8 old = READ_ONCE(alloc->state[index]);
 
-	if (index >= alloc->frames)
-		return -EINVAL;
+	do {
+		if (old == KSALLOC_FRAME_FREE)
+			return false;
+	} while (!try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_FREE));
+	return true;
+}
+
+/*
+ * Frees @n frames by index, in order, under one lock: each is handed to the
+ * oldest waiter if there is one, else put on the shared stack.  Stops at
+ * the first index that is not an outstanding frame.  With @flush, also
+ * makes room in this CPU's cache if it is full.  Returns how many were
+ * freed.
+ */
+static u32 ksalloc_free_locked_many(struct ksalloc *alloc, const u32 *indices,
+				    u32 n, bool flush)
+{
+	bool idle = false;
+	u32 done;
 
 	spin_lock_bh(&alloc->lock);
-	old = READ_ONCE(alloc->state[index]);
-	do {
-		if (old == KSALLOC_FRAME_FREE) {
-			spin_unlock_bh(&alloc->lock);
-			return -EINVAL;
-		}
-	} while (!try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_FREE));
-	alloc->stats.frees++;
-	idle = ksalloc_give_locked(alloc, index);
-	if (!alloc->bypass)
+	for (done = 0; done < n; done++) {
+		u32 index = indices[done];
+
+		if (index >= alloc->frames || !ksalloc_claim(alloc, index))
+			break;
+		alloc->stats.frees++;
+		idle |= ksalloc_give_locked(alloc, index);
+	}
+	if (flush && !alloc->bypass)
 		ksalloc_cache_flush_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
 
 	/* The last frame of a closed allocator carries the handle's reference. */
 	if (idle)
 		ksalloc_put(alloc);
-	return 0;
+	return done;
+}
+
+/* The slow path of every single free: see ksalloc_free_locked_many(). */
+static noinline int ksalloc_free_slow(struct ksalloc *alloc, u32 index)
+{
+	return ksalloc_free_locked_many(alloc, &index, 1, true) ? 0 : -EINVAL;
+}
+
+/**
+ * ksalloc_free_many() - give frames back by index, under one lock
+ * @alloc: the allocator
+ * @indices: the frames, freed in this order
+ * @n: how many
+ *
+ * For FREE_BATCH: as ksalloc_free_index() for each, but the lock is taken
+ * once, and the frames go to the waiters and the shared stack, not to a
+ * cache.
+ *
+ * Context: Process or softirq context; never sleeps.
+ * Return: the number of frames freed; fewer than @n when
+ * @indices[return value] is out of range or not outstanding.
+ */
+u32 ksalloc_free_many(struct ksalloc *alloc, const u32 *indices, u32 n)
+{
+	return ksalloc_free_locked_many(alloc, indices, n, false);
 }
 
 /**
@@ -832,8 +935,9 @@ static noinline int ksalloc_free_slow(struct ksalloc *alloc, u32 index)
  * @alloc: the allocator
  * @index: the frame
  *
- * Hands the frame to the oldest waiter if there is one, else puts it on the
- * shared stack.  Works after ksalloc_close() too.
+ * Hands the frame to the oldest waiter if there is one, else puts it in
+ * this CPU's cache or on the shared stack.  Whoever holds the frame, kernel
+ * or user space.  Works after ksalloc_close() too.
  *
  * Context: Process or softirq context; never sleeps.
  * Return: 0, or -EINVAL when @index is out of range or not outstanding, in
@@ -841,6 +945,9 @@ static noinline int ksalloc_free_slow(struct ksalloc *alloc, u32 index)
  */
 int ksalloc_free_index(struct ksalloc *alloc, u32 index)
 {
+	if (index < alloc->frames &&
+	    ksalloc_cache_push(alloc, index, READ_ONCE(alloc->state[index])))
+		return 0;
 	return ksalloc_free_slow(alloc, index);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_free_index);
@@ -883,7 +990,9 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	int ret;
 
 	might_sleep();
-	ret = ksalloc_alloc_slow(alloc, index, 1, kind, false, !timeout);
+	if (ksalloc_cache_pop(alloc, kind, index))
+		return 0;
+	ret = ksalloc_alloc_slow(alloc, index, 1, kind, true, !timeout);
 	if (ret != -ENOMEM)
 		return ret < 0 ? ret : 0;
 	if (!timeout)
@@ -1024,18 +1133,12 @@ void *ksalloc_frame_ptr(struct ksalloc *alloc, u32 index)
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_frame_ptr, KSALLOC_NS);
 
-/**
- * ksalloc_frame_index() - the index of a frame
- * @alloc: the allocator
- * @frame: the frame's kernel address
- *
- * Divides by the stride with a multiplication by its reciprocal.
- *
- * Context: Any context.
- * Return: the frame's index, or %KSALLOC_NO_FRAME when @frame is not the
- * start of a frame of @alloc.
+/*
+ * The index of the frame at @frame, or KSALLOC_NO_FRAME: a shift for a
+ * power-of-two stride, else a multiplication by the stride's reciprocal.
  */
-u32 ksalloc_frame_index(struct ksalloc *alloc, const void *frame)
+static __always_inline u32 __ksalloc_frame_index(struct ksalloc *alloc,
+						 const void *frame)
 {
 	/* Below the pool, the difference wraps far above the span. */
 	unsigned long off = (unsigned long)frame - (unsigned long)alloc->pool;
@@ -1043,6 +1146,9 @@ u32 ksalloc_frame_index(struct ksalloc *alloc, const void *frame)
 
 	if (off >= alloc->span)
 		return KSALLOC_NO_FRAME;
+	if (likely(alloc->stride_shift))
+		return off & (alloc->stride - 1) ? KSALLOC_NO_FRAME :
+		       off >> alloc->stride_shift;
 	if (likely(off <= U32_MAX))
 		index = reciprocal_divide(off, alloc->stride_recip);
 	else
@@ -1051,12 +1157,36 @@ u32 ksalloc_frame_index(struct ksalloc *alloc, const void *frame)
 		return KSALLOC_NO_FRAME;
 	return index;
 }
+
+/**
+ * ksalloc_frame_index() - the index of a frame
+ * @alloc: the allocator
+ * @frame: the frame's kernel address
+ *
+ * Context: Any context.
+ * Return: the frame's index, or %KSALLOC_NO_FRAME when @frame is not the
+ * start of a frame of @alloc.
+ */
+u32 ksalloc_frame_index(struct ksalloc *alloc, const void *frame)
+{
+	return __ksalloc_frame_index(alloc, frame);
+}
 EXPORT_SYMBOL_NS_GPL(ksalloc_frame_index, KSALLOC_NS);
 
 /* Byte offset of frame @index in the pool, and so in mmap() of it. */
 u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index)
 {
 	return (u64)index * alloc->stride;
+}
+
+static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame)
+{
+	u32 index;
+	int ret;
+
+	ret = ksalloc_alloc_slow(alloc, &index, 1, KSALLOC_FRAME_KERNEL, true, true);
+	*frame = ret < 0 ? NULL : alloc->pool + (size_t)index * alloc->stride;
+	return ret < 0 ? ret : 0;
 }
 
 /**
@@ -1074,31 +1204,13 @@ u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index)
  */
 int ksalloc_allocate_frame(struct ksalloc *alloc, void **frame)
 {
-	struct ksalloc_cache *c;
-	unsigned long flags;
 	u32 index;
-	int ret;
 
-	local_irq_save(flags);
-	c = this_cpu_ptr(alloc->cache);
-	if (likely(c->count && !READ_ONCE(alloc->bypass))) {
-		index = c->idx[c->count - 1];
-		WRITE_ONCE(c->count, c->count - 1);
-		WRITE_ONCE(c->allocs, c->allocs + 1);
-		WRITE_ONCE(alloc->state[index], KSALLOC_FRAME_KERNEL);
-		local_irq_restore(flags);
+	if (likely(ksalloc_cache_pop(alloc, KSALLOC_FRAME_KERNEL, &index))) {
 		*frame = alloc->pool + (size_t)index * alloc->stride;
 		return 0;
 	}
-	local_irq_restore(flags);
-
-	ret = ksalloc_alloc_slow(alloc, &index, 1, KSALLOC_FRAME_KERNEL, true, true);
-	if (ret < 0) {
-		*frame = NULL;
-		return ret;
-	}
-	*frame = alloc->pool + (size_t)index * alloc->stride;
-	return 0;
+	return ksalloc_allocate_slow(alloc, frame);
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
 
@@ -1118,29 +1230,16 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
  */
 void ksalloc_free_frame(struct ksalloc *alloc, void *frame)
 {
-	u32 index = ksalloc_frame_index(alloc, frame);
-	u8 old = KSALLOC_FRAME_KERNEL;
-	struct ksalloc_cache *c;
-	unsigned long flags;
+	u32 index = __ksalloc_frame_index(alloc, frame);
 
 	if (unlikely(index == KSALLOC_NO_FRAME)) {
 		pr_warn_ratelimited("free of %p: not a frame of this allocator\n",
 				    frame);
 		return;
 	}
-
-	local_irq_save(flags);
-	c = this_cpu_ptr(alloc->cache);
-	if (likely(c->count < KSALLOC_CACHE_SIZE && !READ_ONCE(alloc->bypass) &&
-		   try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_FREE))) {
-		c->idx[c->count] = index;
-		WRITE_ONCE(c->count, c->count + 1);
-		WRITE_ONCE(c->frees, c->frees + 1);
-		local_irq_restore(flags);
+	/* A frame the table frees is normally the kernel's: try that state. */
+	if (likely(ksalloc_cache_push(alloc, index, KSALLOC_FRAME_KERNEL)))
 		return;
-	}
-	local_irq_restore(flags);
-
 	if (ksalloc_free_slow(alloc, index))
 		pr_warn_ratelimited("free of frame %u: not allocated (double free?)\n",
 				    index);

@@ -198,8 +198,23 @@ static long ksalloc_ioctl_get_functiontable(struct ksalloc_handle *h,
 	return 0;
 }
 
+/* Writes the output fields of ALLOC: one user access window, no copy. */
+static int ksalloc_put_frame(struct ksalloc_frame __user *uframe, u32 index,
+			     u64 offset)
+{
+	if (!user_write_access_begin(uframe, sizeof(*uframe)))
+		return -EFAULT;
+	unsafe_put_user(index, &uframe->index, efault);
+	unsafe_put_user(offset, &uframe->offset, efault);
+	user_write_access_end();
+	return 0;
+efault:
+	user_write_access_end();
+	return -EFAULT;
+}
+
 static long ksalloc_ioctl_alloc(struct file *file, struct ksalloc *alloc,
-				void __user *argp)
+				struct ksalloc_frame __user *argp)
 {
 	struct ksalloc_frame frame;
 	long timeout;
@@ -217,10 +232,11 @@ static long ksalloc_ioctl_alloc(struct file *file, struct ksalloc *alloc,
 	else
 		timeout = ksalloc_timeout(frame.timeout_ns);
 	/*
-	 * Make sure the answer can be written before a frame is taken: only a
-	 * racing munmap() can then make the copy below fail.
+	 * Make sure the answer can be written before a frame is taken, by
+	 * writing back what was read: only a racing munmap() can then make
+	 * the write below fail.
 	 */
-	if (copy_to_user(argp, &frame, sizeof(frame)))
+	if (ksalloc_put_frame(argp, frame.index, frame.offset))
 		return -EFAULT;
 
 	/* -EAGAIN, -ETIMEDOUT, -ERESTARTSYS or -ENODEV as they come. */
@@ -228,9 +244,7 @@ static long ksalloc_ioctl_alloc(struct file *file, struct ksalloc *alloc,
 	if (ret)
 		return ret;
 
-	frame.index = index;
-	frame.offset = ksalloc_frame_offset(alloc, index);
-	if (copy_to_user(argp, &frame, sizeof(frame))) {
+	if (ksalloc_put_frame(argp, index, ksalloc_frame_offset(alloc, index))) {
 		/*
 		 * Nobody learnt of the frame (the buffer was unmapped under
 		 * us): give it back, so none is lost.
@@ -336,12 +350,10 @@ static long ksalloc_ioctl_free_batch(struct ksalloc *alloc, void __user *argp)
 			ret = -EFAULT;
 			break;
 		}
-		for (i = 0; i < n; i++) {
-			ret = ksalloc_free_index(alloc, chunk[i]);
-			if (ret)
-				break;
-			done++;
-		}
+		i = ksalloc_free_many(alloc, chunk, n);
+		done += i;
+		if (i < n)
+			ret = -EINVAL;
 		cond_resched();
 	}
 

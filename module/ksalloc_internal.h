@@ -18,6 +18,7 @@ struct vm_area_struct;
 int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index);
 int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count);
 int ksalloc_free_index(struct ksalloc *alloc, u32 index);
+u32 ksalloc_free_many(struct ksalloc *alloc, const u32 *indices, u32 n);
 int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 		       bool user, u32 *index);
 u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index);

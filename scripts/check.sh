@@ -73,7 +73,7 @@ done
 step sparse "$logs/sparse.stderr" build_check 6.12-sparse 6.12 C=2
 if [ -n "$full" ]; then
 	step kunit "$logs/kunit.stderr" "$here/kunit.sh" --log "$logs/kunit.log"
-	for p in kcsan kasan; do
+	for p in kcsan kasan rt; do
 		step "kunit-$p" "$logs/kunit-$p.stderr" \
 			"$here/kunit.sh" --profile "$p" --log "$logs/kunit-$p.log"
 	done

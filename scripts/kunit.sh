@@ -12,9 +12,9 @@ set -euo pipefail
 
 usage() {
 	cat <<USAGE
-usage: ${0##*/} [--profile uml|kcsan|kasan] [--log FILE]
+usage: ${0##*/} [--profile uml|kcsan|kasan|rt] [--log FILE]
 
-Builds and runs the "ksalloc" KUnit suite under one of three profiles:
+Builds and runs the "ksalloc" KUnit suite under one of four profiles:
 
   uml    (default) UML, 1 CPU: PROVE_LOCKING, DEBUG_ATOMIC_SLEEP, KASAN,
          UBSAN, DEBUG_LIST.
@@ -25,6 +25,9 @@ Builds and runs the "ksalloc" KUnit suite under one of three profiles:
          DEBUG_OBJECTS (timers, work, free), PROVE_LOCKING, and
          FAULT_INJECTION, FAILSLAB, FAIL_PAGE_ALLOC for the fault
          injection case.
+  rt     x86_64 under QEMU TCG, 2 vCPUs: PREEMPT_RT, PROVE_LOCKING and
+         DEBUG_ATOMIC_SLEEP, which report a sleeping lock taken where
+         interrupts or preemption are off.
 
 Each profile has its own build directory in the kernel tree of the cache
 (\${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}), so a second run only rebuilds
@@ -49,6 +52,9 @@ opts=(CONFIG_DEBUG_KERNEL=y CONFIG_PROVE_LOCKING=y CONFIG_DEBUG_ATOMIC_SLEEP=y
       CONFIG_DEBUG_LIST=y)
 # kunit.py's own arguments for the profile.
 args=()
+# x86_64 guests: a panic reboots at once, and QEMU (-no-reboot) exits, so
+# that a crash fails the run instead of waiting for kunit.py's timeout.
+x86=(--arch=x86_64 --kernel_args=panic=-1)
 case "$profile" in
 uml)
 	build=.kunit-uml
@@ -62,7 +68,7 @@ kcsan)
 	# More vCPUs than the host has cores, so that the vCPU threads are
 	# preempted at arbitrary points and accesses interleave.  TCG is
 	# asked for by name: KVM is not usable on these machines.
-	args=(--arch=x86_64 --qemu_args='-smp 4 -accel tcg,thread=multi')
+	args=("${x86[@]}" --qemu_args='-smp 4 -accel tcg,thread=multi')
 	# The interrupt watcher catches races between a task and a softirq
 	# on its own CPU; REPORT_VALUE_CHANGE_ONLY=n reports a race even when
 	# the value read happened to be unchanged.  Both are runtime choices
@@ -72,7 +78,7 @@ kcsan)
 	;;
 kasan)
 	build=.kunit-x86_64-kasan
-	args=(--arch=x86_64 --qemu_args='-smp 2 -accel tcg,thread=multi')
+	args=("${x86[@]}" --qemu_args='-smp 2 -accel tcg,thread=multi')
 	opts+=(CONFIG_SMP=y CONFIG_KASAN=y CONFIG_KASAN_GENERIC=y
 	       CONFIG_KASAN_VMALLOC=y
 	       CONFIG_DEBUG_OBJECTS=y CONFIG_DEBUG_OBJECTS_TIMERS=y
@@ -81,6 +87,14 @@ kasan)
 	       CONFIG_DEBUG_FS=y CONFIG_FAULT_INJECTION=y
 	       CONFIG_FAULT_INJECTION_DEBUG_FS=y CONFIG_FAILSLAB=y
 	       CONFIG_FAIL_PAGE_ALLOC=y)
+	;;
+rt)
+	build=.kunit-x86_64-rt
+	# PREEMPT_RT: spinlock_t sleeps, softirqs run in threads, and with
+	# DEBUG_ATOMIC_SLEEP a sleeping lock taken with interrupts or
+	# preemption off is reported.
+	args=("${x86[@]}" --qemu_args='-smp 2 -accel tcg,thread=multi')
+	opts+=(CONFIG_SMP=y CONFIG_EXPERT=y CONFIG_PREEMPT_RT=y)
 	;;
 *)
 	usage >&2
@@ -124,7 +138,7 @@ status=0
 	>"$log" 2>&1 || status=$?
 
 # One line per case of the suite (KTAP: cases are indented one level),
-# named after the profile: kunit/ for uml, kunit-kcsan/ and kunit-kasan/.
+# named after the profile: kunit/ for uml, kunit-PROFILE/ for the others.
 label=kunit
 [ "$profile" = uml ] || label=kunit-$profile
 awk -v label="$label" '

@@ -4,6 +4,7 @@
  *
  *   ksalloc-ctl info [--frames N --size S --align MASK --paged] [--json]
  *   ksalloc-ctl stream --frames N --size S --rate R --seconds T [--json] [--quiet]
+ *   ksalloc-ctl bench [--iters N] [--frames N] [--size S] [--json]
  *
  * "info" creates an allocator on /dev/ksalloc and prints its status, its
  * counters and what its function table looks like from user space.
@@ -12,7 +13,7 @@
  * consumes them: every frame is checked through mmap() of the allocator
  * (magic, sequence, length, CRC-32 of the payload) and freed with
  * KSALLOC_IOC_FREE.  It exits 1 if a frame was corrupt or a frame went
- * missing.
+ * missing.  "bench" times the ioctls against the system-call floor.
  *
  * Exit status: 0 success, 1 failure, 2 usage error.
  */
@@ -36,6 +37,10 @@
 
 #include <linux/ksalloc.h>
 #include "../samples/ksalloc_producer.h"
+
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#endif
 
 #define PROG "ksalloc-ctl"
 #define VERSION "0.1.0"
@@ -89,6 +94,8 @@ static void usage(FILE *f)
 "           function table\n"
 "  stream   stream frames from the sample producer (a softirq timer) through\n"
 "           an allocator into this process, checking every frame\n"
+"  bench    time the ioctls: ALLOC+FREE against two ioctls that return at\n"
+"           once (the system-call floor), and the batch ioctls per frame\n"
 "  help     this text\n"
 "\n"
 "info options:\n"
@@ -111,6 +118,12 @@ static void usage(FILE *f)
 "                  the producer (for testing the kernel's teardown paths)\n"
 "  --json          print the summary as JSON\n"
 "  --quiet         no live display and no text summary\n"
+"\n"
+"bench options:\n"
+"  --iters N       timed pairs of each kind (default 100000)\n"
+"  --frames N      frames in the pool (default 1024)\n"
+"  --size S        bytes per frame (default 256)\n"
+"  --json          print JSON\n"
 "\n"
 "Global options:\n"
 "  --device PATH   the allocator device (default " DEFAULT_DEVICE ")\n"
@@ -226,6 +239,44 @@ struct framing_opts {
 	bool paged;
 };
 
+/* Options of more than one command; each command numbers its own after. */
+enum { OPT_FRAMES = 256, OPT_SIZE, OPT_JSON, OPT_OWN };
+
+/* common_opt() took the option: go on with the next. */
+#define OPT_TAKEN (-2)
+
+/*
+ * Handles --frames, --size, --json and --help for @cmd, with the command's
+ * least frames and frame size, and getopt's '?'.  Returns -1 when @c is
+ * none of them, OPT_TAKEN when it was taken, or the exit status: 0 after
+ * --help, EXIT_USAGE after the message for a bad option.
+ */
+static int common_opt(const char *cmd, int c, struct framing_opts *o, bool *json,
+		      uint32_t min_frames, uint32_t min_size)
+{
+	switch (c) {
+	case 'h':
+		usage(stdout);
+		return 0;
+	case '?':
+		return usage_hint();
+	case OPT_FRAMES:
+		if (!parse_u32(optarg, &o->frames, min_frames, UINT32_MAX))
+			return usage_error("%s: bad --frames '%s' (at least %u)",
+					   cmd, optarg, min_frames);
+		return OPT_TAKEN;
+	case OPT_SIZE:
+		if (!parse_u32(optarg, &o->size, min_size, UINT32_MAX))
+			return usage_error("%s: bad --size '%s' (at least %u)",
+					   cmd, optarg, min_size);
+		return OPT_TAKEN;
+	case OPT_JSON:
+		*json = true;
+		return OPT_TAKEN;
+	}
+	return -1;
+}
+
 /* Opens the allocator device and frames it.  Returns the fd or -1. */
 static int open_allocator(const struct framing_opts *o,
 			  struct ksalloc_framing *f)
@@ -294,7 +345,7 @@ static void print_stats_json(const struct ksalloc_stats *s)
 
 static int cmd_info(int argc, char **argv)
 {
-	enum { OPT_FRAMES = 256, OPT_SIZE, OPT_ALIGN, OPT_PAGED, OPT_JSON };
+	enum { OPT_ALIGN = OPT_OWN, OPT_PAGED };
 	static const struct option opts[] = {
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -310,18 +361,15 @@ static int cmd_info(int argc, char **argv)
 	struct ksalloc_status st;
 	struct ksalloc_stats stats;
 	bool json = false;
-	int fd, c, ft_err = 0;
+	int fd, c, ret, ft_err = 0;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		ret = common_opt("info", c, &o, &json, 1, 1);
+		if (ret == OPT_TAKEN)
+			continue;
+		if (ret >= 0)
+			return ret;
 		switch (c) {
-		case OPT_FRAMES:
-			if (!parse_u32(optarg, &o.frames, 1, UINT32_MAX))
-				return usage_error("info: bad --frames '%s'", optarg);
-			break;
-		case OPT_SIZE:
-			if (!parse_u32(optarg, &o.size, 1, UINT32_MAX))
-				return usage_error("info: bad --size '%s'", optarg);
-			break;
 		case OPT_ALIGN:
 			if (!parse_u32(optarg, &o.align, 0, UINT32_MAX))
 				return usage_error("info: bad --align '%s'", optarg);
@@ -329,14 +377,6 @@ static int cmd_info(int argc, char **argv)
 		case OPT_PAGED:
 			o.paged = true;
 			break;
-		case OPT_JSON:
-			json = true;
-			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			return usage_hint();
 		}
 	}
 	if (optind < argc)
@@ -906,8 +946,7 @@ static bool stream_exact(struct stream *s)
 
 static int cmd_stream(int argc, char **argv)
 {
-	enum { OPT_FRAMES = 256, OPT_SIZE, OPT_ALIGN, OPT_RATE, OPT_SECONDS,
-	       OPT_TEARDOWN, OPT_JSON, OPT_QUIET };
+	enum { OPT_ALIGN = OPT_OWN, OPT_RATE, OPT_SECONDS, OPT_TEARDOWN, OPT_QUIET };
 	static const struct option opts[] = {
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -931,17 +970,13 @@ static int cmd_stream(int argc, char **argv)
 	int c, ret;
 
 	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		ret = common_opt("stream", c, &s.o, &s.json, 1,
+				 sizeof(struct ksalloc_producer_frame));
+		if (ret == OPT_TAKEN)
+			continue;
+		if (ret >= 0)
+			return ret;
 		switch (c) {
-		case OPT_FRAMES:
-			if (!parse_u32(optarg, &s.o.frames, 1, UINT32_MAX))
-				return usage_error("stream: bad --frames '%s'", optarg);
-			break;
-		case OPT_SIZE:
-			if (!parse_u32(optarg, &s.o.size,
-				       sizeof(struct ksalloc_producer_frame), UINT32_MAX))
-				return usage_error("stream: bad --size '%s' (at least %zu)",
-						   optarg, sizeof(struct ksalloc_producer_frame));
-			break;
 		case OPT_ALIGN:
 			if (!parse_u32(optarg, &s.o.align, 0, UINT32_MAX) ||
 			    (s.o.align & (s.o.align + 1)))
@@ -970,17 +1005,9 @@ static int cmd_stream(int argc, char **argv)
 			else
 				return usage_error("stream: bad --teardown '%s'", optarg);
 			break;
-		case OPT_JSON:
-			s.json = true;
-			break;
 		case OPT_QUIET:
 			s.quiet = true;
 			break;
-		case 'h':
-			usage(stdout);
-			return 0;
-		default:
-			return usage_hint();
 		}
 	}
 	if (optind < argc)
@@ -1024,6 +1051,167 @@ out:
 	return ok ? 0 : 1;
 }
 
+/* An ioctl number the device does not know: it returns -ENOTTY at once. */
+#define BENCH_NOP_IOCTL _IO(KSALLOC_IOC_MAGIC, 0x3f)
+#define BENCH_BATCH 64
+
+struct bench_result {
+	const char *type;
+	uint64_t elems;
+	uint64_t ns;
+};
+
+/* Nanoseconds per element; under QEMU -icount, guest instructions. */
+static double per_elem(const struct bench_result *r)
+{
+	return r->elems ? (double)r->ns / r->elems : 0;
+}
+
+static int bench_floor(int fd, uint32_t iters, struct bench_result *r)
+{
+	uint64_t t0;
+	uint32_t i;
+
+	t0 = now_ns();
+	for (i = 0; i < iters; i++) {
+		if (ioctl(fd, BENCH_NOP_IOCTL) != -1 || errno != ENOTTY ||
+		    ioctl(fd, BENCH_NOP_IOCTL) != -1 || errno != ENOTTY) {
+			errmsg("%s: the no-op ioctl did not fail with ENOTTY", device);
+			return -1;
+		}
+	}
+	r->ns = now_ns() - t0;
+	r->elems = iters;
+	return 0;
+}
+
+static int bench_pair(int fd, uint32_t iters, struct bench_result *r)
+{
+	struct ksalloc_frame fr;
+	uint64_t t0;
+	uint32_t i;
+
+	t0 = now_ns();
+	for (i = 0; i < iters; i++) {
+		/* timeout_ns 0: never waits, and FREE takes the struct as it is */
+		memset(&fr, 0, sizeof(fr));
+		if (ioctl(fd, KSALLOC_IOC_ALLOC, &fr) || ioctl(fd, KSALLOC_IOC_FREE, &fr)) {
+			errmsg_errno("%s: ALLOC+FREE", device);
+			return -1;
+		}
+	}
+	r->ns = now_ns() - t0;
+	r->elems = iters;
+	return 0;
+}
+
+static int bench_batch(int fd, uint32_t iters, struct bench_result *r)
+{
+	uint32_t idx[BENCH_BATCH], i, rounds = iters / BENCH_BATCH + 1;
+	struct ksalloc_frame_batch b;
+	uint64_t t0;
+
+	t0 = now_ns();
+	for (i = 0; i < rounds; i++) {
+		memset(&b, 0, sizeof(b));
+		b.indices = (uintptr_t)idx;
+		b.count = BENCH_BATCH;
+		if (ioctl(fd, KSALLOC_IOC_ALLOC_BATCH, &b) || b.count != BENCH_BATCH) {
+			errmsg_errno("%s: ALLOC_BATCH of %u (got %u)", device,
+				     BENCH_BATCH, b.count);
+			return -1;
+		}
+		if (ioctl(fd, KSALLOC_IOC_FREE_BATCH, &b) || b.count != BENCH_BATCH) {
+			errmsg_errno("%s: FREE_BATCH of %u", device, BENCH_BATCH);
+			return -1;
+		}
+	}
+	r->ns = now_ns() - t0;
+	r->elems = (uint64_t)rounds * BENCH_BATCH;
+	return 0;
+}
+
+/*
+ * Times, on one allocator: two no-op ioctls (the floor), ALLOC+FREE, and
+ * ALLOC_BATCH+FREE_BATCH of 64 per frame, each after a warm-up of a tenth.
+ * Prints one line per kind in the kernel's time_bench style, then the
+ * ratios.
+ */
+static int cmd_bench(int argc, char **argv)
+{
+	enum { OPT_ITERS = OPT_OWN };
+	static const struct option opts[] = {
+		{ "iters", required_argument, NULL, OPT_ITERS },
+		{ "frames", required_argument, NULL, OPT_FRAMES },
+		{ "size", required_argument, NULL, OPT_SIZE },
+		{ "json", no_argument, NULL, OPT_JSON },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static int (*const run[])(int, uint32_t, struct bench_result *) = {
+		bench_floor, bench_pair, bench_batch,
+	};
+	struct bench_result res[] = {
+		{ .type = "user_floor_pair" },
+		{ .type = "user_ioctl_pair" },
+		{ .type = "user_batch64_frame" },
+	};
+	struct framing_opts o = { .frames = 1024, .size = 256 };
+	uint32_t iters = 100000;
+	struct ksalloc_framing f;
+	struct bench_result warm;
+	double pair, floor_, batch;
+	bool json = false;
+	size_t i;
+	int fd, c, ret;
+
+	while ((c = getopt_long(argc, argv, "+h", opts, NULL)) != -1) {
+		ret = common_opt("bench", c, &o, &json, BENCH_BATCH, 1);
+		if (ret == OPT_TAKEN)
+			continue;
+		if (ret >= 0)
+			return ret;
+		switch (c) {
+		case OPT_ITERS:
+			if (!parse_u32(optarg, &iters, 10, UINT32_MAX / 2))
+				return usage_error("bench: bad --iters '%s'", optarg);
+			break;
+		}
+	}
+	if (optind < argc)
+		return usage_error("bench: unexpected argument '%s'", argv[optind]);
+
+	fd = open_allocator(&o, &f);
+	if (fd < 0)
+		return 1;
+	for (i = 0; i < ARRAY_SIZE(run); i++) {
+		if (run[i](fd, iters / 10, &warm) || run[i](fd, iters, &res[i])) {
+			close(fd);
+			return 1;
+		}
+	}
+	close(fd);
+
+	floor_ = per_elem(&res[0]);
+	pair = per_elem(&res[1]);
+	batch = per_elem(&res[2]);
+	if (json) {
+		printf("{\"frames\": %u, \"size\": %u, \"iters\": %u", o.frames, o.size, iters);
+		for (i = 0; i < ARRAY_SIZE(res); i++)
+			printf(", \"%s_ns\": %.3f", res[i].type, per_elem(&res[i]));
+		printf(", \"pair_over_floor\": %.4f, \"batch_over_pair\": %.4f}\n",
+		       floor_ ? pair / floor_ : 0, pair ? batch / pair : 0);
+		return 0;
+	}
+	for (i = 0; i < ARRAY_SIZE(res); i++)
+		printf("Type:%s Per elem: 0 cycles(tsc) %.3f ns (invoke count:%" PRIu64 ")\n",
+		       res[i].type, per_elem(&res[i]), res[i].elems);
+	printf("ALLOC+FREE / floor: %.3f\n", floor_ ? pair / floor_ : 0);
+	printf("batch of %u per frame / ALLOC+FREE: %.4f\n", BENCH_BATCH,
+	       pair ? batch / pair : 0);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	enum { OPT_DEVICE = 256, OPT_PRODUCER };
@@ -1064,9 +1252,12 @@ int main(int argc, char **argv)
 	argc -= optind;
 	argv += optind;
 	optind = 0;	/* rescan from argv[1] of the command, glibc style */
-	argv[0] = !strcmp(cmd, "info") ? PROG " info" : PROG " stream";
+	argv[0] = !strcmp(cmd, "info") ? PROG " info" :
+		  !strcmp(cmd, "bench") ? PROG " bench" : PROG " stream";
 	if (!strcmp(cmd, "info"))
 		return cmd_info(argc, argv);
+	if (!strcmp(cmd, "bench"))
+		return cmd_bench(argc, argv);
 	if (!strcmp(cmd, "stream"))
 		return cmd_stream(argc, argv);
 	if (!strcmp(cmd, "help")) {

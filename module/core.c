@@ -11,7 +11,7 @@
  * Because user space may map the pool, the pool holds frame data only.  All
  * bookkeeping is kept out of band:
  *
- *  - state[i]: one byte per frame, FREE, KERNEL (held by kernel code) or
+ *  - state: one byte per frame, FREE, KERNEL (held by kernel code) or
  *    USER (held by user space, taken through /dev/ksalloc or handed over
  *    with ksalloc_frame_to_user(); ksalloc_close() takes those back).  A
  *    free claims the frame with one cmpxchg from KERNEL or USER to FREE, so
@@ -75,8 +75,10 @@
 #include <linux/bitmap.h>
 #include <linux/completion.h>
 #include <linux/cpuhotplug.h>
+#include <linux/hash.h>
 #include <linux/kref.h>
 #include <linux/list.h>
+#include <linux/log2.h>
 #include <linux/math.h>
 #include <linux/mm.h>
 #include <linux/module.h>
@@ -203,8 +205,9 @@ struct ksalloc_cache {
  * @pages: the pages behind @pool, owned by its mapping; immutable
  * @nr_pages: number of @pages; immutable
  * @cache: the per-CPU caches (see &struct ksalloc_cache)
- * @state: one %KSALLOC_FRAME_* byte per frame; changed by its owner, or by
- *         cmpxchg when freed
+ * @state: one %KSALLOC_FRAME_* byte per frame, at ksalloc_state(); changed
+ *         by its owner, or by cmpxchg when freed
+ * @state_mask: the size of @state, a power of two, minus one; immutable
  * @bypass: frees and allocations skip the caches; written under @lock,
  *          read locklessly by the fast path
  * @ref: references; the handle holds one until closed with no frame out
@@ -235,6 +238,7 @@ struct ksalloc {
 	unsigned int nr_pages;
 	struct ksalloc_cache __percpu *cache;
 	u8 *state;
+	u32 state_mask;
 	bool bypass;
 	struct kref ref;
 	struct list_head node;
@@ -402,7 +406,8 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 					   GFP_KERNEL_ACCOUNT);
 	if (!alloc->free_stack)
 		goto err_free_alloc;
-	alloc->state = kvzalloc(alloc->frames, GFP_KERNEL_ACCOUNT);
+	alloc->state_mask = roundup_pow_of_two(alloc->frames) - 1;
+	alloc->state = kvzalloc(alloc->state_mask + 1, GFP_KERNEL_ACCOUNT);
 	if (!alloc->state)
 		goto err_free_stack;
 	alloc->cache = alloc_percpu_gfp(struct ksalloc_cache, GFP_KERNEL_ACCOUNT);
@@ -495,6 +500,17 @@ void ksalloc_put(struct ksalloc *alloc)
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_put, KSALLOC_NS);
 
+/*
+ * The state byte of frame @index.  Frames next to each other have their
+ * bytes in different cache lines (the index times an odd constant, modulo
+ * the power-of-two size, is a permutation), so that CPUs working on
+ * neighbouring frames do not bounce one line between them.
+ */
+static __always_inline u8 *ksalloc_state(struct ksalloc *alloc, u32 index)
+{
+	return &alloc->state[(index * GOLDEN_RATIO_32) & alloc->state_mask];
+}
+
 /* Recomputes &ksalloc.bypass after closed, the waiters or poll_armed changed. */
 static void ksalloc_update_bypass_locked(struct ksalloc *alloc)
 {
@@ -545,7 +561,7 @@ static bool ksalloc_give_locked(struct ksalloc *alloc, u32 index)
 	w = list_first_entry_or_null(&alloc->waiters, struct ksalloc_waiter, node);
 	if (w) {
 		/* Direct hand-off: the frame never becomes free. */
-		WRITE_ONCE(alloc->state[index],
+		WRITE_ONCE(*ksalloc_state(alloc, index),
 			   w->user ? KSALLOC_FRAME_USER : KSALLOC_FRAME_KERNEL);
 		list_del_init(&w->node);
 		w->index = index;
@@ -581,7 +597,7 @@ static u32 ksalloc_pop_locked(struct ksalloc *alloc, u32 *idx, u32 max, u8 kind)
 	lockdep_assert_held(&alloc->lock);
 	for (i = 0; i < n; i++) {
 		idx[i] = alloc->free_stack[--alloc->nr_free];
-		WRITE_ONCE(alloc->state[idx[i]], kind);
+		WRITE_ONCE(*ksalloc_state(alloc, idx[i]), kind);
 	}
 	alloc->stats.allocs += n;
 	return n;
@@ -729,7 +745,7 @@ static __always_inline bool ksalloc_cache_pop(struct ksalloc *alloc, u8 kind,
 		*index = c->idx[c->count - 1];
 		WRITE_ONCE(c->count, c->count - 1);
 		WRITE_ONCE(c->allocs, c->allocs + 1);
-		WRITE_ONCE(alloc->state[*index], kind);
+		WRITE_ONCE(*ksalloc_state(alloc, *index), kind);
 		hit = true;
 	}
 	local_irq_restore(flags);
@@ -753,7 +769,7 @@ static __always_inline bool ksalloc_cache_push(struct ksalloc *alloc, u32 index,
 	c = this_cpu_ptr(alloc->cache);
 	if (likely(c->count < KSALLOC_CACHE_SIZE && !READ_ONCE(alloc->bypass) &&
 		   old != KSALLOC_FRAME_FREE &&
-		   try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_FREE))) {
+		   try_cmpxchg(ksalloc_state(alloc, index), &old, KSALLOC_FRAME_FREE))) {
 		c->idx[c->count] = index;
 		WRITE_ONCE(c->count, c->count + 1);
 		WRITE_ONCE(c->frees, c->frees + 1);
@@ -864,12 +880,12 @@ int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
  */
 static bool ksalloc_claim(struct ksalloc *alloc, u32 index)
 {
-	u8 old = READ_ONCE(alloc->state[index]);
+	u8 old = READ_ONCE(*ksalloc_state(alloc, index));
 
 	do {
 		if (old == KSALLOC_FRAME_FREE)
 			return false;
-	} while (!try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_FREE));
+	} while (!try_cmpxchg(ksalloc_state(alloc, index), &old, KSALLOC_FRAME_FREE));
 	return true;
 }
 
@@ -946,7 +962,7 @@ u32 ksalloc_free_many(struct ksalloc *alloc, const u32 *indices, u32 n)
 int ksalloc_free_index(struct ksalloc *alloc, u32 index)
 {
 	if (index < alloc->frames &&
-	    ksalloc_cache_push(alloc, index, READ_ONCE(alloc->state[index])))
+	    ksalloc_cache_push(alloc, index, READ_ONCE(*ksalloc_state(alloc, index))))
 		return 0;
 	return ksalloc_free_slow(alloc, index);
 }
@@ -1100,8 +1116,8 @@ void ksalloc_close(struct ksalloc *alloc)
 	for (i = 0; i < alloc->frames; i++) {
 		u8 old = KSALLOC_FRAME_USER;
 
-		if (READ_ONCE(alloc->state[i]) == KSALLOC_FRAME_USER &&
-		    try_cmpxchg(&alloc->state[i], &old, KSALLOC_FRAME_FREE)) {
+		if (READ_ONCE(*ksalloc_state(alloc, i)) == KSALLOC_FRAME_USER &&
+		    try_cmpxchg(ksalloc_state(alloc, i), &old, KSALLOC_FRAME_FREE)) {
 			alloc->stats.frees++;
 			idle |= ksalloc_give_locked(alloc, i);
 		}
@@ -1297,11 +1313,11 @@ int ksalloc_frame_to_user(struct ksalloc *alloc, void *frame)
 	if (index == KSALLOC_NO_FRAME)
 		return -EINVAL;
 	spin_lock_bh(&alloc->lock);
-	if (READ_ONCE(alloc->state[index]) == KSALLOC_FRAME_FREE)
+	if (READ_ONCE(*ksalloc_state(alloc, index)) == KSALLOC_FRAME_FREE)
 		ret = -EINVAL;
 	else if (alloc->closed)
 		ret = -ENODEV;
-	else if (!try_cmpxchg(&alloc->state[index], &old, KSALLOC_FRAME_USER) &&
+	else if (!try_cmpxchg(ksalloc_state(alloc, index), &old, KSALLOC_FRAME_USER) &&
 		 old != KSALLOC_FRAME_USER)
 		ret = -EINVAL;	/* freed under our feet */
 	spin_unlock_bh(&alloc->lock);
@@ -1543,7 +1559,7 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_cached_frames);
 static bool ksalloc_check_free(struct ksalloc *alloc, unsigned long *seen, u32 f)
 {
 	return f < alloc->frames &&
-	       READ_ONCE(alloc->state[f]) == KSALLOC_FRAME_FREE &&
+	       READ_ONCE(*ksalloc_state(alloc, f)) == KSALLOC_FRAME_FREE &&
 	       !__test_and_set_bit(f, seen);
 }
 
@@ -1566,7 +1582,7 @@ int ksalloc_check_invariants(struct ksalloc *alloc)
 	spin_lock_bh(&alloc->drain_lock);
 	spin_lock(&alloc->lock);
 	for (i = 0; i < alloc->frames; i++) {
-		u8 st = READ_ONCE(alloc->state[i]);
+		u8 st = READ_ONCE(*ksalloc_state(alloc, i));
 
 		if (st > KSALLOC_FRAME_USER)
 			ret = -EUCLEAN;

@@ -33,9 +33,10 @@ run:
 bench:
 	scripts/bench.sh
 
-# SECONDS=N sets the length of the pass (default 600).
+# SECONDS=N sets the length of the pass (default 600); FUZZ_ARGS takes
+# more options of scripts/fuzz.sh, e.g. "--share 0 --trinity-calls 1000000".
 fuzz:
-	scripts/fuzz.sh
+	scripts/fuzz.sh $(FUZZ_ARGS)
 
 help:
 	@echo 'make            build ksalloc.ko for the running kernel (KDIR=... for another)'

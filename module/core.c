@@ -782,7 +782,7 @@ static __always_inline bool ksalloc_cache_push(struct ksalloc *alloc, u32 index,
 /*
  * The slow path of every allocation: takes up to @count frames for a
  * holder of @kind off the shared stack, after draining the caches if the
- * stack is empty.  With @refill, tops this CPU's cache up as well; with
+ * stack holds fewer.  With @refill, tops this CPU's cache up as well; with
  * @count_failure, an empty allocator counts in stats.alloc_failures.
  * Returns the number of frames taken, -ENOMEM when none is free anywhere,
  * -ENODEV once closed.
@@ -792,7 +792,7 @@ static noinline int ksalloc_alloc_slow(struct ksalloc *alloc, u32 *idx,
 				       bool count_failure)
 {
 	bool drained = false, idle = false;
-	int n;
+	int n = 0;
 
 	for (;;) {
 		spin_lock_bh(&alloc->lock);
@@ -800,9 +800,10 @@ static noinline int ksalloc_alloc_slow(struct ksalloc *alloc, u32 *idx,
 			n = -ENODEV;
 			goto out_unlock;
 		}
-		n = ksalloc_pop_locked(alloc, idx, count, kind);
-		if (n || drained)
+		n += ksalloc_pop_locked(alloc, idx + n, count - n, kind);
+		if (n == count || drained)
 			break;
+		/* Short: what the caches hold is free too. */
 		spin_unlock_bh(&alloc->lock);
 		idle = ksalloc_drain(alloc, false);
 		drained = true;
@@ -860,9 +861,9 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
  * @indices: where to store the frames' indices
  * @count: how many frames are wanted, at least 1
  *
- * Takes as many free frames as the shared stack holds, up to @count, under
- * one lock (draining the caches first if it holds none), and marks them
- * held by user space, to be taken back by ksalloc_close().
+ * Takes as many free frames as there are, up to @count: from the shared
+ * stack, and when it holds fewer, from the caches after draining them.
+ * Marks them held by user space, to be taken back by ksalloc_close().
  *
  * Context: Process or softirq context; never sleeps.
  * Return: the number of frames taken, or -ENOMEM when none is free,

@@ -37,7 +37,8 @@ Usage: $PROG [--json] [--kernel FLAVOUR] [--runs N] [--iters N] [--ms N]
 
 Boot FLAVOUR (default 6.12) under QEMU twice, once with -icount for the
 cost of each operation in guest instructions and once with two vCPUs for
-scaling and hand-off latency, and print the performance table of issue 5.
+scaling and hand-off latency, and print the performance table (README,
+"Performance").
 
   --json          print the results as JSON on stdout, not the table
   --kernel F      6.1, 6.12 or 6.12-rt (see scripts/kernels.sh)
@@ -463,7 +464,7 @@ if as_json:
     print()
     sys.exit(0)
 
-print(f'ksalloc performance on {kernel} (issue 5 targets)')
+print(f'ksalloc performance on {kernel}, against its targets')
 print()
 w = max(len(x['measure']) for x in rows)
 print(f'  {"measure":<{w}}  {"how":<11}  {"value":>22}  {"target":<14}  status')

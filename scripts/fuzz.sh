@@ -32,7 +32,7 @@ environment variable, else 600): by default 40% our fuzzer, 60% trinity
 on /dev/ksalloc (ioctl, mmap, poll, close).  Then checks the fuzzer's
 books, dmesg, taint (O and E allowed) and rmmod.
 
-  --kernel FLAVOUR  6.1, 6.12 or 6.12-rt (may repeat)
+  --kernel FLAVOUR  6.1, 6.12, 6.12-rt or debug (may repeat)
   --seconds T       the time budget per kernel
   --short           the CI pass: 90 s of fuzzing per kernel (about 2 min)
   --seed N          seed of both fuzzers (default 1)

@@ -63,11 +63,13 @@ Usage: $PROG fetch [--refresh] FLAVOUR...|all
        $PROG list
 
 Fetch stock Debian kernels (image + headers) into a cache and print paths
-into it.  FLAVOUR is one of: $FLAVOURS.
+into it.  FLAVOUR is one of: $FLAVOURS, or debug.
 
   6.1       newest linux-image-6.1.0-N-amd64 (bookworm)
   6.12      newest linux-image-6.12.N+deb12-amd64
   6.12-rt   newest linux-image-6.12.N+deb12-rt-amd64 (PREEMPT_RT)
+  debug     not fetched but built: 6.12 with KASAN and lockdep
+            (scripts/debug-kernel.sh); kdir, vmlinuz, vmlinux and version
 
 Commands:
   fetch     download and unpack; quick when cached.  --refresh asks apt
@@ -92,7 +94,7 @@ EOF
 check_flavour()
 {
 	case $1 in
-	6.1 | 6.12 | 6.12-rt) ;;
+	6.1 | 6.12 | 6.12-rt | debug) ;;
 	*) die "unknown flavour '$1' (want one of: $FLAVOURS)" ;;
 	esac
 }
@@ -386,6 +388,14 @@ main()
 		;;
 	esac
 
+	if [[ $1 == debug ]]; then
+		# Built, not fetched: scripts/debug-kernel.sh.
+		case $cmd in
+		kdir | version) exec "$(dirname "$0")/debug-kernel.sh" "$cmd" ;;
+		vmlinuz | vmlinux) exec "$(dirname "$0")/debug-kernel.sh" vmlinuz ;;
+		moddir) die "the debug kernel has no modules of its own" ;;
+		esac
+	fi
 	release=$(release_of "$1")
 	case $cmd in
 	kdir) echo "$CACHE/$1/root/usr/src/linux-headers-$release" ;;

@@ -11,7 +11,7 @@
 # shellcheck source=scripts/guest/lib.sh
 . /lib/ksalloc/guest.sh
 
-BENCH_ARGS= USER_BENCH=
+BENCH_ARGS="" USER_BENCH=""
 # shellcheck source=/dev/null
 [ -r /etc/bench.conf ] && . /etc/bench.conf
 

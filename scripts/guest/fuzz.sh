@@ -9,8 +9,9 @@
 #   TRINITY_CALLS   when not 0: trinity stops after so many calls, and
 #                   must have made them
 #
-# Loads ksalloc.ko, runs the fuzzer, then trinity, each for its time, and
-# checks that nothing broke: the fuzzer's own consistency check, a dmesg
+# Loads ksalloc.ko, injects faults into SET_FRAMING where the kernel can,
+# runs the fuzzer, then trinity, each for its time, and checks that
+# nothing broke: the fuzzer's own consistency check, a dmesg
 # without reports, a taint of O and E at most, and rmmod.  Each check
 # prints "GUEST-PASS: name" or "GUEST-FAIL: name"; "FUZZ-STAT: ..." lines
 # carry the numbers to the host.  Ends with the KSALLOC-RESULT marker.
@@ -28,6 +29,24 @@ echo "FUZZ-STAT: taint-before $(cat /proc/sys/kernel/tainted)"
 # Trinity children run as nobody: the node must be theirs to open.
 check insmod insmod $M/ksalloc.ko mode=0666
 wait_node
+
+# 0. Where the kernel injects faults (the debug kernel): fail each
+# allocation of SET_FRAMING in turn.  Quietly: the injected faults would
+# otherwise print stack traces.
+dbg=/sys/kernel/debug
+if [ -e /proc/self/fail-nth ]; then
+	mount -t debugfs debugfs $dbg 2>/dev/null
+	for d in failslab fail_page_alloc; do
+		echo N >$dbg/$d/ignore-gfp-wait
+		echo 0 >$dbg/$d/verbose
+	done
+	echo N >$dbg/fail_page_alloc/ignore-gfp-highmem
+	echo 0 >$dbg/fail_page_alloc/min-order
+	out=$(ksalloc_fuzz faults --frames 64 --size 4096 2>&1)
+	rc=$?
+	echo "$out" | sed 's/^/FUZZ-STAT: /'
+	check fault-injection [ "$rc" = 0 ]
+fi
 
 # 1. Our fuzzer: knows the ABI, checks every answer and the books at the end.
 if [ "$FUZZ_SECONDS" != 0 ]; then
@@ -96,7 +115,17 @@ if [ "$TRINITY_SECONDS" != 0 ]; then
 	[ "${calls:-0}" -gt 0 ] || tail -n 40 /tmp/trinity.log
 fi
 
-# 3. After all that: a clean log, no new taint, and the module leaves.
+# 3. After all that: nothing leaked (where kmemleak is built in, while the
+# module's symbols still name the allocation sites), a clean log, no new
+# taint, and the module leaves.
+if [ -w $dbg/kmemleak ]; then
+	echo scan >$dbg/kmemleak
+	echo scan >$dbg/kmemleak
+	n=$(grep -c 'ksalloc' $dbg/kmemleak)
+	echo "FUZZ-STAT: kmemleak-ksalloc-objects $n"
+	check kmemleak-clean [ "$n" = 0 ]
+	[ "$n" = 0 ] || grep -B5 -A15 ksalloc $dbg/kmemleak | head -n 60
+fi
 check_kernel_clean
 echo "FUZZ-STAT: taint $taint $(taint_letters "$taint")"
 i=0

@@ -5,6 +5,7 @@
  *
  *	ksalloc_fuzz [fuzz] --seed N --seconds T --threads N [--json]
  *	ksalloc_fuzz hold --frames N --size S [--fds K] [--seconds T] [--touch]
+ *	ksalloc_fuzz faults [--frames N] [--size S]
  *
  * fuzz: worker threads share a few allocator "slots" (descriptors with a
  * framing and a mapping of the pool) and hammer them with a weighted mix of
@@ -40,6 +41,8 @@
  * "ready", then waits --seconds (default 0; until SIGTERM/SIGINT when < 0)
  * and closes them.  --touch maps each pool, allocates every frame and
  * writes every page.  Exit status 0 when all were framed, 1 otherwise.
+ *
+ * faults: see cmd_faults().
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -1389,6 +1392,77 @@ static int cmd_hold(uint32_t frames, uint32_t size, unsigned int fds, double sec
 	return framed == fds ? 0 : 1;
 }
 
+/*
+ * faults: fails the 1st, 2nd, ... allocation that SET_FRAMING makes, one at
+ * a time, through /proc/thread-self/fail-nth (FAULT_INJECTION, FAILSLAB,
+ * FAIL_PAGE_ALLOC).  An injected fault must end in ENOMEM, or in a framing
+ * that works (the allocation site did without); then the handle must
+ * allocate and free a frame.  Stops at the first n that no allocation
+ * reaches: that framing must have worked untouched.
+ */
+static int cmd_faults(uint32_t frames, uint32_t size)
+{
+	struct ksalloc_framing f = { .frames = frames, .frame_size = size };
+	unsigned int injected = 0, enomem = 0, recovered = 0, bad = 0, n;
+	char buf[32];
+	int fd, nth, r, err;
+	ssize_t len;
+
+	nth = open("/proc/thread-self/fail-nth", O_RDWR | O_CLOEXEC);
+	if (nth < 0) {
+		errmsg("/proc/thread-self/fail-nth: %s (no FAULT_INJECTION?)",
+		       strerror(errno));
+		return 2;
+	}
+	for (n = 1; n < 100000; n++) {
+		struct ksalloc_frame fr = { .flags = KSALLOC_ALLOC_NOWAIT };
+
+		fd = open(device, O_RDWR | O_CLOEXEC);
+		if (fd < 0) {
+			errmsg("open %s: %s", device, strerror(errno));
+			return 2;
+		}
+		len = snprintf(buf, sizeof(buf), "%u", n);
+		if (pwrite(nth, buf, len, 0) != len) {
+			errmsg("fail-nth: %s", strerror(errno));
+			return 2;
+		}
+		r = ioctl(fd, KSALLOC_IOC_SET_FRAMING, &f);
+		err = errno;
+		len = pread(nth, buf, sizeof(buf) - 1, 0);
+		buf[len > 0 ? len : 0] = 0;
+		/* Not 0: fewer than n allocations, so none failed. */
+		if (atoi(buf)) {
+			if (pwrite(nth, "0", 1, 0) != 1 || r) {
+				errmsg("framing without a fault failed: %s", strerror(err));
+				bad++;
+			}
+			close(fd);
+			break;
+		}
+		injected++;
+		if (!r) {
+			recovered++;
+			if (ioctl(fd, KSALLOC_IOC_ALLOC, &fr) ||
+			    ioctl(fd, KSALLOC_IOC_FREE, &(struct ksalloc_frame){ .index = fr.index })) {
+				errmsg("fault %u: framed, but ALLOC+FREE: %s", n, strerror(errno));
+				bad++;
+			}
+		} else if (err == ENOMEM) {
+			enomem++;
+		} else {
+			errmsg("fault %u: SET_FRAMING failed with %s, not ENOMEM", n,
+			       strerrorname_np(err));
+			bad++;
+		}
+		close(fd);
+	}
+	close(nth);
+	printf("faults %u injected: %u ENOMEM, %u recovered, %u wrong\n",
+	       injected, enomem, recovered, bad);
+	return bad || !injected ? 1 : 0;
+}
+
 /* --- main ---------------------------------------------------------------- */
 
 static void usage(FILE *f)
@@ -1398,6 +1472,7 @@ static void usage(FILE *f)
 "                    [--slots N] [--json] [--verbose]\n"
 "       " PROG " [--device PATH] hold --frames N --size S [--fds K]\n"
 "                    [--seconds T] [--touch]\n"
+"       " PROG " [--device PATH] faults [--frames N] [--size S]\n"
 "\n"
 "fuzz (default): a seeded, repeatable fuzz of the /dev/ksalloc ABI by\n"
 "--threads workers (default 4) on --slots allocators (default 4) for\n"
@@ -1408,7 +1483,12 @@ static void usage(FILE *f)
 "hold: opens --fds descriptors (default 1), frames each with --frames x\n"
 "--size, prints 'framed X/K [error ERRNO]' and 'ready', waits --seconds\n"
 "(default 0, < 0 until SIGTERM) and closes them.  --touch maps each pool,\n"
-"writes it and allocates every frame.  Exit status 0 when all were framed.\n");
+"writes it and allocates every frame.  Exit status 0 when all were framed.\n"
+"\n"
+"faults: fails the n-th allocation of SET_FRAMING (--frames x --size,\n"
+"default 64 x 4096) for n = 1, 2, ... through /proc/thread-self/fail-nth;\n"
+"each must give ENOMEM or a framing that works.  Needs FAULT_INJECTION.\n"
+"Exit status 0 when every fault ended cleanly.\n");
 }
 
 int main(int argc, char **argv)
@@ -1469,6 +1549,8 @@ int main(int argc, char **argv)
 		errmsg("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
+	if (!strcmp(cmd, "faults"))
+		return cmd_faults(frames ? frames : 64, size ? size : 4096);
 	if (!strcmp(cmd, "hold")) {
 		if (!frames || frames > UINT32_MAX || !size || size > UINT32_MAX ||
 		    !fds || fds > 100000) {

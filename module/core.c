@@ -792,7 +792,7 @@ static noinline int ksalloc_alloc_slow(struct ksalloc *alloc, u32 *idx,
 				       bool count_failure)
 {
 	bool drained = false, idle = false;
-	int n = 0;
+	int n;
 
 	for (;;) {
 		spin_lock_bh(&alloc->lock);
@@ -800,9 +800,15 @@ static noinline int ksalloc_alloc_slow(struct ksalloc *alloc, u32 *idx,
 			n = -ENODEV;
 			goto out_unlock;
 		}
-		n += ksalloc_pop_locked(alloc, idx + n, count - n, kind);
-		if (n == count || drained)
+		/*
+		 * All in one go, under one lock: between two takes, a frame of
+		 * the first could be freed by someone else and come back in
+		 * the second, twice in one answer.
+		 */
+		if (alloc->nr_free >= count || drained) {
+			n = ksalloc_pop_locked(alloc, idx, count, kind);
 			break;
+		}
 		/* Short: what the caches hold is free too. */
 		spin_unlock_bh(&alloc->lock);
 		idle = ksalloc_drain(alloc, false);

@@ -427,6 +427,12 @@ rows.append(row('softirq free -> waiter running / bare completion', 'MTTCG',
                 fmt(s and s['median']), '<= 1.2', None if not s else s['median'] <= 1.2,
                 (s and f'{spread(s)}; ' or '') +
                 'kthread waiter, not user space'))
+u, e = handoff_icount.get('user_free_to_alloc'), handoff_icount.get('user_eventfd')
+r = ratio(u, e)
+rows.append(row('user FREE -> waiter back from ALLOC / eventfd wake-up', 'icount',
+                fmt(r), '<= 1.2', None if r is None else r <= 1.2,
+                f'{u} / {e} instructions, medians (ksalloc-ctl bench; process '
+                'context: user space cannot free from a softirq)' if r is not None else ''))
 rows.append(row('metadata per frame', 'arithmetic',
                 f'{per_frame:.2f} B + {per_page} B/page', '<= 8 + O(CPUs)',
                 per_frame <= 8,
@@ -568,8 +574,8 @@ if user:
         print(f'  {t:<22} {fmt(cost[t], 1):>9}')
 
 print()
-print('Not measured here: the hand-off is timed to a kthread waiter, not to a')
-print('waiter in user space.')
+print('Not measured here: a softirq free to a waiter in user space.  The softirq')
+print('row times a kthread waiter; the user-space row frees from process context.')
 EOF
 	msg "done in $((SECONDS - start)) s; logs in $logs"
 	return "$status"

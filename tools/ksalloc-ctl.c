@@ -23,13 +23,17 @@
 #include <getopt.h>
 #include <inttypes.h>
 #include <poll.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <time.h>
@@ -95,7 +99,9 @@ static void usage(FILE *f)
 "  stream   stream frames from the sample producer (a softirq timer) through\n"
 "           an allocator into this process, checking every frame\n"
 "  bench    time the ioctls: ALLOC+FREE against two ioctls that return at\n"
-"           once (the system-call floor), and the batch ioctls per frame\n"
+"           once (the system-call floor), the batch ioctls per frame, and\n"
+"           the hand-off: FREE until a thread asleep in ALLOC runs, against\n"
+"           an eventfd wake-up\n"
 "  help     this text\n"
 "\n"
 "info options:\n"
@@ -1132,10 +1138,116 @@ static int bench_batch(int fd, uint32_t iters, struct bench_result *r)
 }
 
 /*
+ * Hand-off latency: a thread sleeps in ALLOC on a pool of one frame, which
+ * this thread holds; it frees the frame, and the time until the waiter runs
+ * again is one sample.  The baseline is the same two threads, the waiter
+ * asleep in read() of an eventfd that this thread writes.
+ */
+struct handoff {
+	int afd, efd;
+	bool use_eventfd;
+	atomic_int go;		/* 1: sleep now; 0: stop */
+	atomic_int woken;	/* the waiter ran */
+	atomic_uint_fast64_t t1;
+};
+
+static void *handoff_waiter(void *arg)
+{
+	struct handoff *h = arg;
+	struct ksalloc_frame fr;
+	uint64_t v;
+
+	for (;;) {
+		/* Yield: on one CPU, a spin would hold it for a whole tick. */
+		while (atomic_load(&h->go) == 2)
+			sched_yield();
+		if (!atomic_load(&h->go))
+			return NULL;
+		memset(&fr, 0, sizeof(fr));
+		fr.timeout_ns = 5000000000;	/* bounded, should this thread fail */
+		if (h->use_eventfd ? read(h->efd, &v, sizeof(v)) != sizeof(v) :
+		    ioctl(h->afd, KSALLOC_IOC_ALLOC, &fr) != 0)
+			return (void *)1;
+		atomic_store(&h->t1, now_ns());
+		if (!h->use_eventfd && ioctl(h->afd, KSALLOC_IOC_FREE, &fr))
+			return (void *)1;
+		atomic_store(&h->go, 2);
+		atomic_store(&h->woken, 1);
+	}
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The median of @samples hand-offs, in ns, or 0 when it failed. */
+static uint64_t bench_handoff(bool use_eventfd, uint32_t samples)
+{
+	struct framing_opts o = { .frames = 1, .size = 64 };
+	struct handoff h = { .use_eventfd = use_eventfd };
+	uint64_t *lat = calloc(samples, sizeof(*lat)), t0, one = 1, med = 0;
+	struct ksalloc_frame fr;
+	struct ksalloc_stats st;
+	struct ksalloc_framing f;
+	pthread_t t;
+	void *ret;
+	uint32_t i;
+
+	h.afd = open_allocator(&o, &f);
+	h.efd = eventfd(0, EFD_CLOEXEC);
+	if (!lat || h.afd < 0 || h.efd < 0)
+		goto out;
+	atomic_store(&h.go, 2);
+	if (pthread_create(&t, NULL, handoff_waiter, &h))
+		goto out;
+	for (i = 0; i < samples; i++) {
+		memset(&fr, 0, sizeof(fr));
+		if (!use_eventfd && ioctl(h.afd, KSALLOC_IOC_ALLOC, &fr))
+			break;
+		atomic_store(&h.woken, 0);
+		atomic_store(&h.go, 1);
+		/* Until it sleeps: queued in ALLOC, or given time to block in read(). */
+		do {
+			usleep(100);
+			if (ioctl(h.afd, KSALLOC_IOC_GET_STATS, &st))
+				break;
+		} while (!use_eventfd && st.waiters != 1);
+		t0 = now_ns();
+		if (use_eventfd ? write(h.efd, &one, sizeof(one)) != sizeof(one) :
+		    ioctl(h.afd, KSALLOC_IOC_FREE, &fr) != 0)
+			break;
+		while (!atomic_load(&h.woken))
+			sched_yield();
+		lat[i] = atomic_load(&h.t1) - t0;
+	}
+	atomic_store(&h.go, 0);
+	/* A waiter left asleep by a failure: wake it (ALLOC times out). */
+	if (i < samples && use_eventfd && write(h.efd, &one, sizeof(one)) != sizeof(one))
+		errmsg_errno("eventfd");
+	pthread_join(t, &ret);
+	if (i == samples && !ret) {
+		qsort(lat, samples, sizeof(*lat), cmp_u64);
+		med = lat[samples / 2];
+	} else {
+		errmsg_errno("%s: hand-off sample %u", use_eventfd ? "eventfd" : device, i);
+	}
+out:
+	if (h.efd >= 0)
+		close(h.efd);
+	if (h.afd >= 0)
+		close(h.afd);
+	free(lat);
+	return med;
+}
+
+/*
  * Times, on one allocator: two no-op ioctls (the floor), ALLOC+FREE, and
- * ALLOC_BATCH+FREE_BATCH of 64 per frame, each after a warm-up of a tenth.
- * Prints one line per kind in the kernel's time_bench style, then the
- * ratios.
+ * ALLOC_BATCH+FREE_BATCH of 64 per frame, each after a warm-up of a tenth;
+ * then the hand-off, against an eventfd wake-up.  Prints one line per kind
+ * in the kernel's time_bench style, the hand-off medians, then the ratios.
  */
 static int cmd_bench(int argc, char **argv)
 {
@@ -1157,7 +1269,8 @@ static int cmd_bench(int argc, char **argv)
 		{ .type = "user_batch64_frame" },
 	};
 	struct framing_opts o = { .frames = 1024, .size = 256 };
-	uint32_t iters = 100000;
+	uint32_t iters = 100000, samples = 200;
+	uint64_t handoff, wakeup;
 	struct ksalloc_framing f;
 	struct bench_result warm;
 	double pair, floor_, batch;
@@ -1191,6 +1304,10 @@ static int cmd_bench(int argc, char **argv)
 		}
 	}
 	close(fd);
+	handoff = bench_handoff(false, samples);
+	wakeup = bench_handoff(true, samples);
+	if (!handoff || !wakeup)
+		return 1;
 
 	floor_ = per_elem(&res[0]);
 	pair = per_elem(&res[1]);
@@ -1199,8 +1316,12 @@ static int cmd_bench(int argc, char **argv)
 		printf("{\"frames\": %u, \"size\": %u, \"iters\": %u", o.frames, o.size, iters);
 		for (i = 0; i < ARRAY_SIZE(res); i++)
 			printf(", \"%s_ns\": %.3f", res[i].type, per_elem(&res[i]));
-		printf(", \"pair_over_floor\": %.4f, \"batch_over_pair\": %.4f}\n",
-		       floor_ ? pair / floor_ : 0, pair ? batch / pair : 0);
+		printf(", \"handoff_ns\": %" PRIu64 ", \"eventfd_wakeup_ns\": %" PRIu64,
+		       handoff, wakeup);
+		printf(", \"pair_over_floor\": %.4f, \"batch_over_pair\": %.4f"
+		       ", \"handoff_over_eventfd\": %.4f}\n",
+		       floor_ ? pair / floor_ : 0, pair ? batch / pair : 0,
+		       (double)handoff / wakeup);
 		return 0;
 	}
 	for (i = 0; i < ARRAY_SIZE(res); i++)
@@ -1209,6 +1330,10 @@ static int cmd_bench(int argc, char **argv)
 	printf("ALLOC+FREE / floor: %.3f\n", floor_ ? pair / floor_ : 0);
 	printf("batch of %u per frame / ALLOC+FREE: %.4f\n", BENCH_BATCH,
 	       pair ? batch / pair : 0);
+	printf("handoff: kind=user_free_to_alloc median_ns=%" PRIu64 "\n", handoff);
+	printf("handoff: kind=user_eventfd median_ns=%" PRIu64 "\n", wakeup);
+	printf("FREE -> waiter back from ALLOC / eventfd wake-up: %.3f\n",
+	       (double)handoff / wakeup);
 	return 0;
 }
 

@@ -46,6 +46,18 @@ if [ -e /proc/self/fail-nth ]; then
 	rc=$?
 	echo "$out" | sed 's/^/FUZZ-STAT: /'
 	check fault-injection [ "$rc" = 0 ]
+	# Again, one fault per module load: after each, the module unloads.
+	faults=$(echo "$out" | sed -n 's/^faults \([0-9]*\) injected.*/\1/p')
+	n=1 unloads=0
+	while [ "$n" -le "${faults:-0}" ]; do
+		ksalloc_fuzz faults --frames 64 --size 4096 --nth "$n" >/dev/null 2>&1 &&
+			rmmod ksalloc && insmod $M/ksalloc.ko mode=0666 &&
+			wait_node && [ -c /dev/ksalloc ] &&
+			unloads=$((unloads + 1))
+		n=$((n + 1))
+	done
+	echo "FUZZ-STAT: fault-unloads $unloads of ${faults:-0}"
+	check fault-unload [ "${faults:-0}" -gt 0 -a "$unloads" = "${faults:-0}" ]
 fi
 
 # 1. Our fuzzer: knows the ABI, checks every answer and the books at the end.

@@ -5,7 +5,7 @@
  *
  *	ksalloc_fuzz [fuzz] --seed N --seconds T --threads N [--json]
  *	ksalloc_fuzz hold --frames N --size S [--fds K] [--seconds T] [--touch]
- *	ksalloc_fuzz faults [--frames N] [--size S]
+ *	ksalloc_fuzz faults [--frames N] [--size S] [--nth N]
  *
  * fuzz: worker threads share a few allocator "slots" (descriptors with a
  * framing and a mapping of the pool) and hammer them with a weighted mix of
@@ -1398,9 +1398,11 @@ static int cmd_hold(uint32_t frames, uint32_t size, unsigned int fds, double sec
  * FAIL_PAGE_ALLOC).  An injected fault must end in ENOMEM, or in a framing
  * that works (the allocation site did without); then the handle must
  * allocate and free a frame.  Stops at the first n that no allocation
- * reaches: that framing must have worked untouched.
+ * reaches: that framing must have worked untouched.  With @only, fails
+ * the @only-th allocation alone, so that the caller can unload the module
+ * after each fault.
  */
-static int cmd_faults(uint32_t frames, uint32_t size)
+static int cmd_faults(uint32_t frames, uint32_t size, unsigned int only)
 {
 	struct ksalloc_framing f = { .frames = frames, .frame_size = size };
 	unsigned int injected = 0, enomem = 0, recovered = 0, bad = 0, n;
@@ -1414,7 +1416,7 @@ static int cmd_faults(uint32_t frames, uint32_t size)
 		       strerror(errno));
 		return 2;
 	}
-	for (n = 1; n < 100000; n++) {
+	for (n = only ? only : 1; n < 100000 && (!only || n == only); n++) {
 		struct ksalloc_frame fr = { .flags = KSALLOC_ALLOC_NOWAIT };
 
 		fd = open(device, O_RDWR | O_CLOEXEC);
@@ -1472,7 +1474,7 @@ static void usage(FILE *f)
 "                    [--slots N] [--json] [--verbose]\n"
 "       " PROG " [--device PATH] hold --frames N --size S [--fds K]\n"
 "                    [--seconds T] [--touch]\n"
-"       " PROG " [--device PATH] faults [--frames N] [--size S]\n"
+"       " PROG " [--device PATH] faults [--frames N] [--size S] [--nth N]\n"
 "\n"
 "fuzz (default): a seeded, repeatable fuzz of the /dev/ksalloc ABI by\n"
 "--threads workers (default 4) on --slots allocators (default 4) for\n"
@@ -1487,14 +1489,16 @@ static void usage(FILE *f)
 "\n"
 "faults: fails the n-th allocation of SET_FRAMING (--frames x --size,\n"
 "default 64 x 4096) for n = 1, 2, ... through /proc/thread-self/fail-nth;\n"
-"each must give ENOMEM or a framing that works.  Needs FAULT_INJECTION.\n"
-"Exit status 0 when every fault ended cleanly.\n");
+"each must give ENOMEM or a framing that works.  --nth N fails the N-th\n"
+"alone.  Needs FAULT_INJECTION.  Exit status 0 when every fault ended\n"
+"cleanly and at least one was injected.\n");
 }
 
 int main(int argc, char **argv)
 {
 	enum { OPT_SEED = 256, OPT_SECONDS, OPT_THREADS, OPT_SLOTS, OPT_JSON,
-	       OPT_FRAMES, OPT_SIZE, OPT_FDS, OPT_TOUCH, OPT_DEVICE, OPT_VERBOSE };
+	       OPT_FRAMES, OPT_SIZE, OPT_FDS, OPT_TOUCH, OPT_DEVICE, OPT_VERBOSE,
+	       OPT_NTH };
 	static const struct option opts[] = {
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "seconds", required_argument, NULL, OPT_SECONDS },
@@ -1507,10 +1511,11 @@ int main(int argc, char **argv)
 		{ "fds", required_argument, NULL, OPT_FDS },
 		{ "touch", no_argument, NULL, OPT_TOUCH },
 		{ "device", required_argument, NULL, OPT_DEVICE },
+		{ "nth", required_argument, NULL, OPT_NTH },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	unsigned long long frames = 0, size = 0, fds = 1;
+	unsigned long long frames = 0, size = 0, fds = 1, nth = 0;
 	const char *cmd = "fuzz";
 	bool touch = false, secs_given = false;
 	char *end;
@@ -1537,6 +1542,7 @@ int main(int argc, char **argv)
 		case OPT_VERBOSE: verbose = true; break;
 		case OPT_TOUCH: touch = true; break;
 		case OPT_DEVICE: device = optarg; break;
+		case OPT_NTH: nth = strtoull(optarg, &end, 0); break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1549,8 +1555,13 @@ int main(int argc, char **argv)
 		errmsg("unexpected argument '%s'", argv[optind]);
 		return 2;
 	}
-	if (!strcmp(cmd, "faults"))
-		return cmd_faults(frames ? frames : 64, size ? size : 4096);
+	if (!strcmp(cmd, "faults")) {
+		if (nth >= 100000) {
+			errmsg("faults: --nth must be below 100000");
+			return 2;
+		}
+		return cmd_faults(frames ? frames : 64, size ? size : 4096, nth);
+	}
 	if (!strcmp(cmd, "hold")) {
 		if (!frames || frames > UINT32_MAX || !size || size > UINT32_MAX ||
 		    !fds || fds > 100000) {

@@ -820,7 +820,7 @@ static noinline int ksalloc_alloc_slow(struct ksalloc *alloc, u32 *idx,
 	 * just arriving has added itself to the queue already and takes the
 	 * lock after us, so it sees poll_armed clear and arms it again.
 	 */
-	if (refill && alloc->poll_armed && !waitqueue_active(&alloc->freeframe_wq)) {
+	if (alloc->poll_armed && !waitqueue_active(&alloc->freeframe_wq)) {
 		alloc->poll_armed = false;
 		ksalloc_update_bypass_locked(alloc);
 	}

@@ -4,9 +4,9 @@
 # /init of the benchmark guest (busybox sh).  Loads ksalloc.ko, runs
 # "ksalloc-ctl bench $USER_BENCH" when USER_BENCH is set, then loads
 # ksalloc_bench.ko with BENCH_ARGS, both from /etc/bench.conf: the
-# benchmarks run while it loads.  Prints each line the module logged as "BENCH: <line>"
-# for scripts/bench.sh, unloads both, checks dmesg and ends with the
-# KSALLOC-RESULT marker that scripts/vm.sh reads.
+# benchmarks run while it loads.  Prints each line the module and the tool
+# wrote as "BENCH: <line>" for scripts/bench.sh, unloads both, checks
+# dmesg and ends with the KSALLOC-RESULT marker that scripts/vm.sh reads.
 
 # shellcheck source=scripts/guest/lib.sh
 . /lib/ksalloc/guest.sh

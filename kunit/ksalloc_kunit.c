@@ -21,6 +21,7 @@
 #include <linux/hrtimer.h>
 #include <linux/interrupt.h>
 #include <linux/jiffies.h>
+#include <linux/highmem.h>
 #include <linux/kthread.h>
 #include <linux/ksalloc.h>
 #include <linux/random.h>
@@ -28,10 +29,22 @@
 #include <linux/sched.h>
 #include <linux/slab.h>
 #include <linux/timer.h>
+#include <linux/vmalloc.h>
 
 #include "../module/ksalloc_internal.h"
 
 KUNIT_DEFINE_ACTION_WRAPPER(ksalloc_close_action, ksalloc_close, struct ksalloc *);
+
+/*
+ * The bytes charged to the budget once every release asked for so far is
+ * done: releases run from a work item (and a recheck after an RCU grace
+ * period may hold the last reference), never in the caller's context.
+ */
+static u64 ksalloc_test_charged(void)
+{
+	ksalloc_flush_releases();
+	return ksalloc_charged_bytes();
+}
 
 /* Creates an allocator that is closed when the test ends, unless closed. */
 static struct ksalloc *ksalloc_test_create(struct kunit *test, u32 frames,
@@ -143,7 +156,7 @@ KUNIT_ARRAY_PARAM(ksalloc_framing, ksalloc_framing_cases, ksalloc_framing_desc);
 static void ksalloc_framing_test(struct kunit *test)
 {
 	const struct ksalloc_framing_case *c = test->param_value;
-	u64 before = ksalloc_charged_bytes();
+	u64 before = ksalloc_test_charged();
 	struct ksalloc_status st;
 	struct ksalloc *alloc;
 	u32 i;
@@ -151,11 +164,11 @@ static void ksalloc_framing_test(struct kunit *test)
 	alloc = ksalloc_create(&c->framing);
 	if (c->expect) {
 		KUNIT_EXPECT_EQ(test, PTR_ERR_OR_ZERO(alloc), c->expect);
-		KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
+		KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
 		return;
 	}
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, alloc);
-	KUNIT_EXPECT_GT(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), before);
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_get_status(alloc, &st));
 	KUNIT_EXPECT_EQ(test, 0, memcmp(&st.framing, &c->framing, sizeof(st.framing)));
 	KUNIT_EXPECT_EQ(test, st.allocated_frames, 0);
@@ -170,7 +183,7 @@ static void ksalloc_framing_test(struct kunit *test)
 		memset(p, 0xa5, c->framing.frame_size);
 	}
 	ksalloc_close(alloc);
-	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
 }
 
 /* ---- allocation and free ------------------------------------------------ */
@@ -311,7 +324,7 @@ static void ksalloc_status_test(struct kunit *test)
  */
 static void ksalloc_table_lifecycle_test(struct kunit *test)
 {
-	u64 before = ksalloc_charged_bytes();
+	u64 before = ksalloc_test_charged();
 	struct ksalloc_function_table t = {};
 	struct ksalloc *alloc;
 	void *a, *b;
@@ -333,14 +346,14 @@ static void ksalloc_table_lifecycle_test(struct kunit *test)
 	KUNIT_EXPECT_NULL(test, b);
 	KUNIT_EXPECT_EQ(test, -ENODEV, ksalloc_get_function_table(alloc, &t));
 	KUNIT_EXPECT_EQ(test, -ENODEV, ksalloc_alloc_frame_wait(alloc, 1, &b));
-	KUNIT_EXPECT_GT(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), before);
 
 	/* The consumer goes first: the outstanding frame keeps the memory. */
 	ksalloc_put(alloc);
-	KUNIT_EXPECT_GT(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), before);
 	KUNIT_EXPECT_EQ(test, 1, ksalloc_test_allocated(test, alloc));
 	t.free_frame(alloc, a);			/* last frame: memory goes */
-	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
 
 	/* The other order: all frames back, then the last reference. */
 	alloc = ksalloc_test_create(test, 2, 64, 0, 0);
@@ -348,9 +361,9 @@ static void ksalloc_table_lifecycle_test(struct kunit *test)
 	ksalloc_get(alloc);
 	ksalloc_test_close(test, alloc);
 	ksalloc_free_frame(alloc, a);
-	KUNIT_EXPECT_GT(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), before);
 	ksalloc_put(alloc);
-	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
 }
 
 /*
@@ -360,7 +373,7 @@ static void ksalloc_table_lifecycle_test(struct kunit *test)
  */
 static void ksalloc_close_reclaims_user_test(struct kunit *test)
 {
-	u64 before = ksalloc_charged_bytes();
+	u64 before = ksalloc_test_charged();
 	struct ksalloc *alloc = ksalloc_test_create(test, 6, 64, 0, 0);
 	u32 idx[3];
 	void *kern, *handed;
@@ -370,7 +383,8 @@ static void ksalloc_close_reclaims_user_test(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &handed));
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_frame_to_user(alloc, handed));
 	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_frame_to_user(alloc, (u8 *)kern + 1));
-	KUNIT_EXPECT_EQ(test, 0, ksalloc_free_index(alloc, idx[2]));
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_free_index(alloc, idx[2]));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_free_user(alloc, idx[2]));
 	KUNIT_EXPECT_EQ(test, -EINVAL,
 			ksalloc_frame_to_user(alloc, ksalloc_frame_ptr(alloc, idx[2])));
 	KUNIT_EXPECT_EQ(test, 4, ksalloc_test_allocated(test, alloc));
@@ -385,7 +399,7 @@ static void ksalloc_close_reclaims_user_test(struct kunit *test)
 	ksalloc_free_frame(alloc, kern);
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, alloc));
 	ksalloc_put(alloc);
-	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
 }
 
 struct ksalloc_bh_free {
@@ -412,13 +426,13 @@ static void ksalloc_bh_free_fn(struct timer_list *t)
 static void ksalloc_release_in_softirq_test(struct kunit *test)
 {
 	struct ksalloc_bh_free *bf = kunit_kzalloc(test, sizeof(*bf), GFP_KERNEL);
-	u64 before = ksalloc_charged_bytes();
+	u64 before = ksalloc_test_charged();
 
 	KUNIT_ASSERT_NOT_NULL(test, bf);
 	bf->alloc = ksalloc_test_create(test, 4, 3 * PAGE_SIZE, 0, 0);
 	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(bf->alloc, &bf->frame));
 	ksalloc_test_close(test, bf->alloc);
-	KUNIT_EXPECT_GT(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), before);
 
 	init_completion(&bf->done);
 	timer_setup(&bf->timer, ksalloc_bh_free_fn, 0);
@@ -426,7 +440,7 @@ static void ksalloc_release_in_softirq_test(struct kunit *test)
 	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&bf->done, 10 * HZ), 0);
 	timer_delete_sync(&bf->timer);
 	KUNIT_EXPECT_TRUE(test, bf->in_softirq);
-	KUNIT_EXPECT_EQ(test, ksalloc_charged_bytes(), before);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
 }
 
 /* A PAGED pool has no DISPATCH interface, but allocates by waiting. */
@@ -1539,7 +1553,7 @@ static void ksalloc_close_race_test(struct kunit *test)
 	const struct ksalloc_framing framing = { .frames = 2, .frame_size = 64 };
 	struct task_struct *tasks[KSALLOC_CLOSE_THREADS];
 	unsigned long deadline = ksalloc_deadline(KSALLOC_BUDGET_SECS / 4);
-	u64 before = ksalloc_charged_bytes();
+	u64 before = ksalloc_test_charged();
 	long late = 0, ops = 0, gets = 0;
 	int round, rounds = 200, i;
 
@@ -1584,9 +1598,9 @@ static void ksalloc_close_race_test(struct kunit *test)
 		KUNIT_ASSERT_EQ(test, 0, ksalloc_test_allocated(test, r->alloc));
 		KUNIT_ASSERT_EQ(test, 0, ksalloc_check_invariants(r->alloc));
 		KUNIT_ASSERT_FALSE(test, ksalloc_dispatch_active(r->alloc));
-		KUNIT_ASSERT_GT(test, ksalloc_charged_bytes(), before);
+		KUNIT_ASSERT_GT(test, ksalloc_test_charged(), before);
 		ksalloc_put(r->alloc);			/* the last reference */
-		KUNIT_ASSERT_EQ(test, ksalloc_charged_bytes(), before);
+		KUNIT_ASSERT_EQ(test, ksalloc_test_charged(), before);
 		late += atomic_long_read(&r->late_frees);
 		ops += atomic_long_read(&r->ops);
 		gets += atomic_long_read(&r->gets);
@@ -1711,7 +1725,7 @@ static void ksalloc_last_put_race_test(struct kunit *test)
 	const struct ksalloc_framing framing = { .frames = 2, .frame_size = 64 };
 	unsigned long deadline = ksalloc_deadline(KSALLOC_BUDGET_SECS / 4);
 	unsigned int cpu[2], per_kind[KSALLOC_LP_KINDS] = {};
-	u64 before = ksalloc_charged_bytes();
+	u64 before = ksalloc_test_charged();
 	int round, i;
 
 	KUNIT_ASSERT_NOT_NULL(test, lp);
@@ -1759,7 +1773,7 @@ static void ksalloc_last_put_race_test(struct kunit *test)
 			KUNIT_ASSERT_GT(test,
 					wait_for_completion_timeout(&lp->tasklet_done, 30 * HZ), 0);
 		/* Released, in whatever order: the budget is back. */
-		KUNIT_ASSERT_EQ(test, ksalloc_charged_bytes(), before);
+		KUNIT_ASSERT_EQ(test, ksalloc_test_charged(), before);
 		per_kind[lp->kind]++;
 	}
 	tasklet_kill(&lp->tasklet);
@@ -1767,6 +1781,329 @@ static void ksalloc_last_put_race_test(struct kunit *test)
 		   round, cpu[0], cpu[1], per_kind[KSALLOC_LP_PUT_VS_FREE],
 		   per_kind[KSALLOC_LP_FREE_VS_FREE], per_kind[KSALLOC_LP_FREE_IN_FREE]);
 	KUNIT_EXPECT_GE(test, round, KSALLOC_LP_KINDS);
+}
+
+/* ---- the promises of SPEC 7 ------------------------------------------------ */
+
+struct ksalloc_put_bh {
+	struct timer_list timer;
+	struct completion done;
+	struct ksalloc *alloc;
+	bool in_softirq;
+};
+
+static void ksalloc_put_bh_fn(struct timer_list *t)
+{
+	struct ksalloc_put_bh *p = from_timer(p, t, timer);
+
+	p->in_softirq = in_softirq();
+	ksalloc_put(p->alloc);
+	complete(&p->done);
+}
+
+/*
+ * SPEC 7.7 and 7.8: the last reference goes in softirq context while
+ * someone else (a pipe, a pin) holds a page of the pool.  The page keeps
+ * exactly the bytes its holder wrote: the release writes nothing into the
+ * pool (vfree() from softirq would store a list node in it).  And the pool
+ * stays charged until that page reference goes.
+ */
+static void ksalloc_release_keeps_bytes_test(struct kunit *test)
+{
+	struct ksalloc_put_bh *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+	const struct ksalloc_framing f = { .frames = 4, .frame_size = PAGE_SIZE };
+	u64 before = ksalloc_test_charged();
+	struct page *page;
+	u8 *frame, *mem;
+	size_t i, bad = 0;
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	p->alloc = ksalloc_create(&f);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, p->alloc);
+	frame = ksalloc_frame_ptr(p->alloc, 0);
+	memset(frame, 0x5a, PAGE_SIZE);
+	page = vmalloc_to_page(frame);
+	KUNIT_ASSERT_NOT_NULL(test, page);
+	get_page(page);
+
+	ksalloc_get(p->alloc);
+	ksalloc_close(p->alloc);	/* every frame is back: the handle goes */
+	init_completion(&p->done);
+	timer_setup(&p->timer, ksalloc_put_bh_fn, 0);
+	mod_timer(&p->timer, jiffies + 1);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&p->done, 10 * HZ), 0);
+	timer_delete_sync(&p->timer);
+	KUNIT_EXPECT_TRUE(test, p->in_softirq);
+
+	/* Released now, but the page is still held: still charged. */
+	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), before);
+	mem = kmap_local_page(page);
+	for (i = 0; i < PAGE_SIZE; i++)
+		bad += mem[i] != 0x5a;
+	kunmap_local(mem);
+	KUNIT_EXPECT_EQ_MSG(test, bad, 0, "bytes of frame 0 changed by the release");
+	put_page(page);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
+}
+
+/*
+ * SPEC 7.6: the last free after ksalloc_close() drops the handle, and may
+ * drop the last reference; under the caller's spinlock, nothing sleeps
+ * (DEBUG_ATOMIC_SLEEP would report "sleeping function called").
+ */
+static void ksalloc_last_free_atomic_test(struct kunit *test)
+{
+	const struct ksalloc_framing f = { .frames = 2, .frame_size = 3 * PAGE_SIZE };
+	u64 before = ksalloc_test_charged();
+	DEFINE_SPINLOCK(lock);
+	struct ksalloc *alloc;
+	void *frame;
+
+	alloc = ksalloc_create(&f);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, alloc);
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &frame));
+	ksalloc_close(alloc);
+	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), before);
+
+	spin_lock(&lock);
+	ksalloc_free_frame(alloc, frame);	/* the last frame: the handle goes */
+	spin_unlock(&lock);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
+
+	/* The same with the last reference put under the lock. */
+	alloc = ksalloc_create(&f);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, alloc);
+	ksalloc_get(alloc);
+	ksalloc_close(alloc);
+	ksalloc_flush_releases();
+	spin_lock(&lock);
+	ksalloc_put(alloc);
+	spin_unlock(&lock);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
+}
+
+struct ksalloc_steal {
+	struct ksalloc *alloc;
+	struct timer_list timer;
+	struct completion timer_done, spin_done;
+	bool spinning, allocated, spin_timed_out, in_softirq;
+	void *frame;
+	int ret;
+};
+
+/* On CPU b: interrupts off until the softirq on CPU a is done, 3 s at most. */
+static int ksalloc_steal_spin_fn(void *data)
+{
+	struct ksalloc_steal *s = data;
+	u64 end;
+
+	local_irq_disable();
+	end = ktime_get_mono_fast_ns() + 3 * NSEC_PER_SEC;
+	WRITE_ONCE(s->spinning, true);
+	while (!READ_ONCE(s->allocated)) {
+		if (ktime_get_mono_fast_ns() > end) {
+			s->spin_timed_out = true;
+			break;
+		}
+		cpu_relax();
+	}
+	local_irq_enable();
+	complete(&s->spin_done);
+	return ksalloc_thread_exit();
+}
+
+static void ksalloc_steal_timer_fn(struct timer_list *t)
+{
+	struct ksalloc_steal *s = from_timer(s, t, timer);
+
+	s->in_softirq = in_softirq() && !in_hardirq();
+	s->ret = ksalloc_allocate_frame(s->alloc, &s->frame);
+	WRITE_ONCE(s->allocated, true);
+	complete(&s->timer_done);
+}
+
+/*
+ * SPEC 7.5 and 7.6: every free frame sits in the cache of CPU b, which
+ * runs with interrupts off.  An allocation in softirq on CPU a still gets
+ * one, at once: it takes it from b's cache without b's help, and waits
+ * for nothing (with an IPI it would wait until b turns interrupts on).
+ */
+static void ksalloc_softirq_steal_test(struct kunit *test)
+{
+	const int n = 8;
+	struct ksalloc_steal *s = kunit_kzalloc(test, sizeof(*s), GFP_KERNEL);
+	struct ksalloc *alloc = ksalloc_test_create(test, n, 64, 0, 0);
+	struct task_struct *spinner;
+	cpumask_var_t saved;
+	void *f[8];
+	int a, b, i;
+
+	KUNIT_ASSERT_NOT_NULL(test, s);
+	ksalloc_two_cpus(&a, &b);
+	if (a == b)
+		kunit_skip(test, "needs two online CPUs");
+	KUNIT_ASSERT_TRUE(test, alloc_cpumask_var(&saved, GFP_KERNEL));
+	cpumask_copy(saved, current->cpus_ptr);
+	/* The test itself must not be stuck on b. */
+	KUNIT_ASSERT_EQ(test, 0, set_cpus_allowed_ptr(current, cpumask_of(a)));
+
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, b, KSALLOC_OP_ALLOC, alloc, f, n));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_on_cpu(test, b, KSALLOC_OP_FREE, alloc, f, n));
+	KUNIT_ASSERT_EQ(test, n, ksalloc_cached_frames(alloc, b));
+
+	s->alloc = alloc;
+	init_completion(&s->timer_done);
+	init_completion(&s->spin_done);
+	spinner = kthread_create_on_cpu(ksalloc_steal_spin_fn, s, b, "ksalloc-spin%u");
+	KUNIT_ASSERT_FALSE(test, IS_ERR(spinner));
+	wake_up_process(spinner);
+	for (i = 0; i < 500 && !READ_ONCE(s->spinning); i++)
+		msleep(20);
+	KUNIT_EXPECT_TRUE(test, READ_ONCE(s->spinning));
+
+	timer_setup(&s->timer, ksalloc_steal_timer_fn, TIMER_PINNED);
+	s->timer.expires = jiffies + 1;
+	add_timer_on(&s->timer, a);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&s->timer_done, 30 * HZ), 0);
+	KUNIT_EXPECT_GT(test, wait_for_completion_timeout(&s->spin_done, 30 * HZ), 0);
+	kthread_stop(spinner);
+	timer_delete_sync(&s->timer);
+	set_cpus_allowed_ptr(current, saved);
+	free_cpumask_var(saved);
+
+	KUNIT_EXPECT_TRUE(test, s->in_softirq);
+	KUNIT_EXPECT_EQ(test, s->ret, 0);
+	KUNIT_EXPECT_FALSE_MSG(test, s->spin_timed_out,
+			       "the softirq waited for the CPU with interrupts off");
+	if (!s->ret)
+		ksalloc_free_frame(alloc, s->frame);
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, alloc));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+}
+
+/*
+ * SPEC 7.9: the CPU hotplug callback looks at each allocator once: 4096
+ * allocators with frames in one CPU's cache take 4096 steps, not one walk
+ * per allocator emptied.
+ */
+static void ksalloc_hotplug_linear_test(struct kunit *test)
+{
+	const int n = 4096;
+	const struct ksalloc_framing f = { .frames = 1, .frame_size = 64 };
+	struct ksalloc **allocs = kunit_kcalloc(test, n, sizeof(*allocs), GFP_KERNEL);
+	unsigned long steps;
+	cpumask_var_t saved;
+	int cpu, i, cached = 0;
+	void *frame;
+
+	KUNIT_ASSERT_NOT_NULL(test, allocs);
+	KUNIT_ASSERT_TRUE(test, alloc_cpumask_var(&saved, GFP_KERNEL));
+	cpumask_copy(saved, current->cpus_ptr);
+	cpu = cpumask_last(cpu_online_mask);
+	KUNIT_ASSERT_EQ(test, 0, set_cpus_allowed_ptr(current, cpumask_of(cpu)));
+	ksalloc_flush_releases();
+	for (i = 0; i < n; i++) {
+		allocs[i] = ksalloc_create(&f);
+		if (IS_ERR(allocs[i]))
+			break;
+		/* Taken and freed on @cpu: the frame waits in its cache. */
+		if (!ksalloc_allocate_frame(allocs[i], &frame))
+			ksalloc_free_frame(allocs[i], frame);
+		cached += ksalloc_cached_frames(allocs[i], cpu);
+	}
+	set_cpus_allowed_ptr(current, saved);
+	free_cpumask_var(saved);
+	KUNIT_EXPECT_EQ(test, i, n);
+	KUNIT_EXPECT_EQ(test, cached, i);
+
+	steps = ksalloc_hotplug_pass(cpu);
+	kunit_info(test, "%d allocators, %lu steps\n", i, steps);
+	KUNIT_EXPECT_GE(test, steps, (unsigned long)i);
+	KUNIT_EXPECT_LE(test, steps, (unsigned long)i + 64);
+	cached = 0;
+	while (i--) {
+		cached += ksalloc_cached_frames(allocs[i], cpu);
+		ksalloc_close(allocs[i]);
+	}
+	KUNIT_EXPECT_EQ(test, cached, 0);
+}
+
+/*
+ * SPEC 7.8: an allocator is charged for everything it costs, not only its
+ * pool: a one-page pool costs the page, the per-CPU caches of every
+ * possible CPU, the free stack, the states and the page array.  All of it
+ * comes back.
+ */
+static void ksalloc_budget_metadata_test(struct kunit *test)
+{
+	const struct ksalloc_framing f = { .frames = 1, .frame_size = PAGE_SIZE };
+	u64 before = ksalloc_test_charged(), cost;
+	struct ksalloc *alloc;
+
+	alloc = ksalloc_create(&f);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, alloc);
+	cost = ksalloc_charged_bytes() - before;
+	kunit_info(test, "one page of frames costs %llu bytes\n", cost);
+	/* 32 indices of 4 bytes per possible CPU at least. */
+	KUNIT_EXPECT_GT(test, cost, PAGE_SIZE + num_possible_cpus() * 128 + 4 + 1);
+	ksalloc_close(alloc);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_charged(), before);
+}
+
+/*
+ * SPEC 7.6: callers with interrupts disabled are refused, the same way
+ * whatever the caches hold: allocate_frame says -EPERM, free_frame leaves
+ * the frame with the caller.
+ */
+static void ksalloc_irqs_off_refused_test(struct kunit *test)
+{
+	struct ksalloc *alloc = ksalloc_test_create(test, 4, 64, 0, 0);
+	unsigned long flags;
+	void *f, *g = NULL;
+	int ret;
+
+	local_irq_save(flags);
+	ret = ksalloc_allocate_frame(alloc, &g);
+	local_irq_restore(flags);
+	KUNIT_EXPECT_EQ(test, ret, -EPERM);
+	KUNIT_EXPECT_NULL(test, g);
+
+	/* A frame in this CPU's cache changes nothing. */
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &f));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &g));
+	ksalloc_free_frame(alloc, g);
+	local_irq_save(flags);
+	ret = ksalloc_allocate_frame(alloc, &g);
+	ksalloc_free_frame(alloc, f);
+	local_irq_restore(flags);
+	KUNIT_EXPECT_EQ(test, ret, -EPERM);
+	KUNIT_EXPECT_EQ(test, 1, ksalloc_test_allocated(test, alloc));
+	ksalloc_free_frame(alloc, f);
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, alloc));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+}
+
+/*
+ * SPEC 7.1: a frame goes to user space once; user space frees only what it
+ * holds, kernel code only what kernel code holds.
+ */
+static void ksalloc_who_frees_test(struct kunit *test)
+{
+	struct ksalloc *alloc = ksalloc_test_create(test, 4, 64, 0, 0);
+	void *f;
+	u32 i;
+
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &f));
+	i = ksalloc_frame_index(alloc, f);
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_free_user(alloc, i));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_frame_to_user(alloc, f));
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_frame_to_user(alloc, f));
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_free_index(alloc, i));
+	KUNIT_EXPECT_EQ(test, 1, ksalloc_test_allocated(test, alloc));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_free_user(alloc, i));
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_free_user(alloc, i));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, alloc));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
 }
 
 /* ---- fault injection ------------------------------------------------------- */
@@ -1855,7 +2192,7 @@ static void ksalloc_fault_setup(struct kunit *test)
 static int ksalloc_fault_each(struct kunit *test, const char *what,
 			      void *(*make)(void), void (*undo)(void *obj))
 {
-	u64 before = ksalloc_charged_bytes();
+	u64 before = ksalloc_test_charged();
 	int n, failed = 0, absorbed = 0;
 
 	for (n = 1; n < 10000; n++) {
@@ -1873,7 +2210,7 @@ static int ksalloc_fault_each(struct kunit *test, const char *what,
 		} else {
 			undo(obj);
 		}
-		KUNIT_EXPECT_EQ_MSG(test, ksalloc_charged_bytes(), before,
+		KUNIT_EXPECT_EQ_MSG(test, ksalloc_test_charged(), before,
 				    "%s, fault %d", what, n);
 		if (left) {
 			/* No n-th allocation: this run had no fault. */
@@ -1963,6 +2300,13 @@ static struct kunit_case ksalloc_test_cases[] = {
 	KUNIT_CASE_SLOW(ksalloc_close_race_test),
 	KUNIT_CASE_SLOW(ksalloc_last_put_race_test),
 	KUNIT_CASE(ksalloc_fault_inject_test),
+	KUNIT_CASE(ksalloc_release_keeps_bytes_test),
+	KUNIT_CASE(ksalloc_last_free_atomic_test),
+	KUNIT_CASE(ksalloc_softirq_steal_test),
+	KUNIT_CASE_SLOW(ksalloc_hotplug_linear_test),
+	KUNIT_CASE(ksalloc_budget_metadata_test),
+	KUNIT_CASE(ksalloc_irqs_off_refused_test),
+	KUNIT_CASE(ksalloc_who_frees_test),
 	{}
 };
 

@@ -6,68 +6,77 @@
  * the allocator is created and never grown.  Frame i lives at
  * pool + i * stride, where stride = round_up(frame_size, alignment + 1).
  * The pool is built from individually allocated pages mapped contiguously
- * with vmap(), so that the same pages can later be mapped into user space.
+ * with vmap(), so that the same pages can be mapped into user space.
  *
- * Because user space may map the pool, the pool holds frame data only.  All
- * bookkeeping is kept out of band:
+ * The pool holds frame data only.  No kernel data is ever written into it,
+ * in any context, at teardown neither: the bookkeeping lives out of band.
  *
- *  - state: one byte per frame, FREE, KERNEL (held by kernel code) or
- *    USER (held by user space, taken through /dev/ksalloc or handed over
- *    with ksalloc_frame_to_user(); ksalloc_close() takes those back).  A
- *    free claims the frame with one cmpxchg from KERNEL or USER to FREE, so
- *    a double free, or two parties racing to free one frame, is refused and
- *    changes nothing;
- *  - free_stack[0 .. nr_free-1]: the shared stack of free frame indices,
- *    under struct ksalloc::lock, LIFO so that warm frames are reused first;
- *  - cache: a per-CPU cache (magazine) of up to KSALLOC_CACHE_SIZE free
- *    indices in front of the shared stack, touched only by its own CPU with
- *    interrupts off, refilled and flushed KSALLOC_CACHE_BATCH at a time
- *    under the lock;
- *  - waiters: the FIFO of tasks sleeping in ksalloc_alloc_frame_wait() (or
- *    the ALLOC ioctl), each with its own completion on its own stack.
+ *   what            where / lock         who changes it, in which context
+ *   --------------  -------------------  ----------------------------------
+ *   state[]         one byte per frame   the frame's holder: FREE, KERNEL
+ *                                        (kernel code) or USER (user
+ *                                        space); USER -> FREE by cmpxchg
+ *   free_stack[]    @lock                slow paths, refill and flush
+ *   cache           per CPU, cache.c     its CPU puts, any CPU takes
+ *   waiters         @lock                ksalloc_wait_index() and frees
+ *   bypass          written under @lock  read by the fast paths
+ *   ref             kref                 any context
  *
- * The function table's fast path: allocate_frame pops its CPU's cache and
- * free_frame pushes onto it, with interrupts off and no lock.  Allocation
- * takes no atomic read-modify-write instruction; a free takes the one
- * cmpxchg of its claim.  Everything else goes through the lock.
+ * Fast path (ksalloc_allocate_frame(), ksalloc_free_frame()): this CPU's
+ * cache, with interrupts off and no lock.  An allocation costs one cmpxchg
+ * (the take); a free of a frame kernel code holds costs no atomic
+ * instruction, since only its holder may free it (user space frees only
+ * frames in state USER, SPEC 7.1).  Everything else takes @lock.
  *
- * No frame stays in a cache when it is needed elsewhere ("drain on a
- * miss"): an allocation that finds both its cache and the shared stack
- * empty asks every CPU whose cache holds frames to give them back, through
- * an IPI to that CPU, and waits for the answer (ksalloc_drain()).
- * So allocate_frame reports -ENOMEM only when no frame is free anywhere.
- * While a task waits, a poller waits or the handle is closed, the caches
- * are bypassed (struct ksalloc::bypass): whoever sets the flag first drains
- * every online CPU, and from then on every free goes through the lock,
- * where it is handed straight to the oldest waiter.  The IPI that
- * drains a CPU also orders that CPU after the flag.  A CPU that goes offline
- * gives its cache back from a CPU hotplug callback.
+ * -ENOMEM is exact: a miss looks at the shared stack and at every CPU's
+ * cache, taking frames from another CPU's cache without its help; see
+ * cache.c for why that answer is exact.  No path waits for another CPU.
+ *
+ * FIFO hand-off: while a task waits, a poller waits for a frame, or the
+ * handle is closed, the caches are bypassed (@bypass): every free takes
+ * @lock and goes to the oldest waiter, or to the shared stack where it
+ * wakes the pollers.  A fast path that read @bypass clear just before it
+ * was set can still put a frame in its cache; so whoever sets @bypass also
+ * asks for a recheck (ksalloc_request_recheck_locked()), an RCU callback
+ * that runs once every such fast path is over (they run with interrupts
+ * off, which an RCU grace period waits for) and sweeps every cache into
+ * the waiters and the stack.  Nothing waits for that grace period.
+ *
+ * Readiness: EPOLLOUT is raised on every transition from no free frame to
+ * one.  A poller that finds none, or an allocation that takes the last
+ * free frame while someone polls, arms the pollers' wake-up (@poll_armed,
+ * which turns @bypass on); the next free wakes them and disarms it, so a
+ * poller that stays registered (level-triggered epoll) does not keep the
+ * caches off.
  *
  * A waiter queues only when no frame is free, and a frame that comes back
  * while waiters are queued is handed straight to the oldest one: its index
  * is stored in the waiter, the waiter is unlinked and completed, all under
- * the lock, and the frame never reaches the free stack.  A waiter that
- * times out or catches a signal decides under the same lock whether it was
- * served in the meantime: if it was, it keeps the frame, so no race between
- * a wake-up and a timeout loses one.
+ * @lock.  A waiter that times out or catches a signal decides under the
+ * same lock whether it was served in the meantime: if it was, it keeps the
+ * frame.
  *
- * Pollers (the KS FREEFRAME event) sleep on freeframe_wq, which is woken
- * when the shared stack goes from empty to not empty.
- *
- * The lock is taken with spin_lock_bh() everywhere, and the caches are
- * touched with interrupts off.  That makes every entry point safe in
- * process context and in softirq context (timers, tasklets, NAPI), which is
- * the Linux meaning of the KS "IRQL <= DISPATCH_LEVEL" contract.  Hardirq
- * context is not supported.  Only the waiting paths sleep; they say so with
- * might_sleep().
+ * Contexts: every entry point that does not wait works in process context
+ * and in softirq context (timers, tasklets, NAPI), which is the Linux
+ * meaning of the KS "IRQL <= DISPATCH_LEVEL" contract.  Callers with
+ * interrupts disabled (hardirq handlers, netpoll) are refused with a
+ * one-time warning (ksalloc_context_ok()).  Only the waiting paths sleep;
+ * they say so with might_sleep().
  *
  * Lifetime: ksalloc_create() returns an allocator holding one reference,
  * the "handle".  ksalloc_close() invalidates the handle: allocation fails
  * with -ENODEV from then on and every waiter wakes with -ENODEV, but frames
  * still outstanding stay valid and may be freed.  The handle's reference is
- * dropped when the allocator is closed and its last frame is back, and the
- * memory goes when the last reference of all is put.  Consumers hold their
- * own reference (ksalloc_get()) for as long as they use the allocator.
+ * dropped when the allocator is closed and its last frame is back.  The
+ * last reference of all queues the release on a work item, so that no put
+ * and no free ever sleeps; the release unmaps the pool in process context.
+ * Pool pages that someone else still holds (a pipe after vmsplice(), a
+ * pin) stay charged until that reference goes (ksalloc_reap()).
+ *
+ * Accounting (SPEC 7.8): every byte an allocator costs, pool and metadata,
+ * counts against max_pool_bytes and max_total_bytes, and is allocated with
+ * __GFP_ACCOUNT, so it is charged to the active memory cgroup: the
+ * character device makes that the opener's.
  */
 
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
@@ -82,40 +91,26 @@
 #include <linux/math.h>
 #include <linux/mm.h>
 #include <linux/module.h>
+#include <linux/mutex.h>
 #include <linux/overflow.h>
 #include <linux/percpu.h>
 #include <linux/poll.h>
+#include <linux/rcupdate.h>
 #include <linux/reciprocal_div.h>
 #include <linux/sched.h>
 #include <linux/sched/signal.h>
-#include <linux/sizes.h>
 #include <linux/slab.h>
-#include <linux/smp.h>
 #include <linux/spinlock.h>
 #include <linux/vmalloc.h>
 #include <linux/wait.h>
+#include <linux/workqueue.h>
 #include <kunit/visibility.h>
 
+#include "cache.h"
 #include "compat.h"
 #include "ksalloc_internal.h"
 
-static unsigned int max_frames = 65536;
-module_param(max_frames, uint, 0644);
-MODULE_PARM_DESC(max_frames, "Most frames one allocator may have (default 65536)");
-
-static unsigned int max_frame_size = SZ_4M;
-module_param(max_frame_size, uint, 0644);
-MODULE_PARM_DESC(max_frame_size, "Largest frame in bytes (default 4 MiB)");
-
-static unsigned long max_pool_bytes = SZ_64M;
-module_param(max_pool_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_pool_bytes, "Largest pool of one allocator in bytes (default 64 MiB)");
-
-static unsigned long max_total_bytes = SZ_256M;
-module_param(max_total_bytes, ulong, 0644);
-MODULE_PARM_DESC(max_total_bytes, "Pool bytes of all allocators together (default 256 MiB)");
-
-/* Pool bytes held by all live allocators, bounded by max_total_bytes. */
+/* Bytes held by all live allocators, bounded by ksalloc_max_total_bytes. */
 static atomic64_t ksalloc_total_bytes = ATOMIC64_INIT(0);
 
 #define KSALLOC_REQUIREMENTF_ALL (KSALLOC_REQUIREMENTF_INPLACE_MODIFIER | \
@@ -131,9 +126,9 @@ enum {
 	KSALLOC_FRAME_USER,	/* held by user space; taken back at close */
 };
 
-/* Frames a CPU's cache holds at most, and how many move at once. */
-#define KSALLOC_CACHE_SIZE	32
-#define KSALLOC_CACHE_BATCH	16
+/* Flags of ksalloc_take() */
+#define KSALLOC_TAKE_REFILL	BIT(0)	/* also top this CPU's cache up */
+#define KSALLOC_TAKE_WAITS	BIT(1)	/* the caller waits when none is free */
 
 /**
  * struct ksalloc_waiter - a task sleeping for a frame
@@ -141,7 +136,7 @@ enum {
  * @done: completed when the waiter is served or the allocator closes
  * @index: the frame handed over, valid when @status is 0
  * @status: -EINPROGRESS while queued, 0 when served, -ENODEV on close
- * @user: the frame goes to user space (%KSALLOC_FRAME_USER)
+ * @kind: the state the frame gets, %KSALLOC_FRAME_KERNEL or _USER
  *
  * Lives on the waiting task's stack.  Everything but @done is written
  * under &ksalloc.lock.
@@ -151,45 +146,7 @@ struct ksalloc_waiter {
 	struct completion done;
 	u32 index;
 	int status;
-	bool user;
-};
-
-/**
- * struct ksalloc_drain - a request to empty one CPU's cache
- * @n: number of indices in @idx
- * @done: set (with release) by the CPU once @idx and @n are written
- * @idx: the frames taken out of the cache
- *
- * Lives on the requester's stack; see ksalloc_drain().
- */
-struct ksalloc_drain {
-	u32 n;
-	int done;
-	u32 idx[KSALLOC_CACHE_SIZE];
-};
-
-/**
- * struct ksalloc_cache - one CPU's cache of free frames
- * @count: number of indices in @idx
- * @idx: free frames, the most recently freed last
- * @allocs: allocations served from @idx
- * @frees: frees taken into @idx
- * @drain: empties @idx on this CPU when another CPU asks, by IPI
- * @req: where @drain puts the frames; set by the holder of
- *       &ksalloc.drain_lock before it sends @drain
- *
- * @count, @idx and the counters are written only by their own CPU with
- * interrupts off (or, for a CPU that is gone, by the hotplug callback), so
- * the fast path needs neither a lock nor an atomic instruction.  Other CPUs
- * only peek at @count and sum the counters, with READ_ONCE().
- */
-struct ksalloc_cache {
-	u32 count;
-	u32 idx[KSALLOC_CACHE_SIZE];
-	u64 allocs;
-	u64 frees;
-	call_single_data_t drain;
-	struct ksalloc_drain *req;
+	u8 kind;
 };
 
 /**
@@ -201,20 +158,22 @@ struct ksalloc_cache {
  * @stride_shift: log2(@stride) when @stride is a power of two, else 0;
  *                immutable
  * @stride_recip: reciprocal of @stride, to find a frame without a division
- * @pool: kernel mapping of the pool; immutable
- * @pages: the pages behind @pool, owned by its mapping; immutable
- * @nr_pages: number of @pages; immutable
- * @cache: the per-CPU caches (see &struct ksalloc_cache)
- * @state: one %KSALLOC_FRAME_* byte per frame, at ksalloc_state(); changed
- *         by its owner, or by cmpxchg when freed
+ * @pool: kernel mapping of the pool; immutable until released
+ * @cache: the per-CPU caches (cache.c)
+ * @state: one %KSALLOC_FRAME_* byte per frame, at ksalloc_state()
  * @state_mask: the size of @state, a power of two, minus one; immutable
  * @bypass: frees and allocations skip the caches; written under @lock,
- *          read locklessly by the fast path
- * @ref: references; the handle holds one until closed with no frame out
- * @node: link in ksalloc_all, for the CPU hotplug callback
+ *          read locklessly by the fast paths
  * @freeframe_wq: pollers waiting for a frame to become free
- * @drain_lock: serialises ksalloc_drain(), whose requests use the caches'
- *              @req and @drain; taken before @lock, never inside it
+ * @ref: references; the handle holds one until closed with no frame out
+ * @pages: the pages behind @pool; immutable
+ * @nr_pages: number of @pages; immutable
+ * @pool_cost: bytes charged until the pages go: pool, page array, this
+ * @meta_cost: bytes charged until the release: stack, states, caches
+ * @node: link in ksalloc_all (live) or ksalloc_reaped (pages still held
+ *        elsewhere), under ksalloc_all_lock
+ * @recheck: the RCU callback of ksalloc_request_recheck_locked()
+ * @release: the work item of the last reference
  * @lock: protects every field below it, and @bypass's writers
  * @nr_free: number of valid entries in @free_stack
  * @free_stack: indices of the free frames not in a cache
@@ -222,7 +181,10 @@ struct ksalloc_cache {
  * @closed: the handle is closed; no more allocations or waiters
  * @handle_put: the handle's reference was dropped (closed, every frame back)
  * @dispatch: the function table was acquired (KS DISPATCH interface)
- * @poll_armed: a poller saw no free frame and waits for the stack to refill
+ * @poll_armed: the allocator had no free frame while someone polled; the
+ *              next free wakes the pollers
+ * @recheck_pending: @recheck is queued, holding a reference
+ * @recheck_again: @recheck must run once more, after another grace period
  * @stats: counters reported by ksalloc_get_stats(), but for the fast
  *         path's, which live in the caches
  */
@@ -234,18 +196,19 @@ struct ksalloc {
 	u8 stride_shift;
 	struct reciprocal_value stride_recip;
 	void *pool;
-	struct page **pages;
-	unsigned int nr_pages;
 	struct ksalloc_cache __percpu *cache;
 	u8 *state;
 	u32 state_mask;
 	bool bypass;
-	struct kref ref;
-	struct list_head node;
 	wait_queue_head_t freeframe_wq;
-
-	/* serialises the drain requests: the caches' req and drain fields */
-	spinlock_t drain_lock;
+	struct kref ref;
+	struct page **pages;
+	unsigned int nr_pages;
+	size_t pool_cost;
+	size_t meta_cost;
+	struct list_head node;
+	struct rcu_head recheck;
+	struct work_struct release;
 
 	/*
 	 * protects the free stack, the waiters, the flags and the stats, and
@@ -259,57 +222,95 @@ struct ksalloc {
 	bool handle_put;
 	bool dispatch;
 	bool poll_armed;
+	bool recheck_pending;
+	bool recheck_again;
 	struct ksalloc_stats stats;
 };
 
-/* Every live allocator, for the CPU hotplug callback. */
+/* protects ksalloc_all, ksalloc_reaped and ksalloc_hotplug_steps */
+static DEFINE_MUTEX(ksalloc_all_lock);
+/* Every allocator not yet released, for the CPU hotplug callback. */
 static LIST_HEAD(ksalloc_all);
-/* protects ksalloc_all */
-static DEFINE_SPINLOCK(ksalloc_all_lock);
+/* Released allocators whose pages someone else still holds. */
+static LIST_HEAD(ksalloc_reaped);
+/* Allocators the hotplug callback looked at, for KUnit. */
+static unsigned long ksalloc_hotplug_steps;
 /* the dynamic CPU hotplug state of ksalloc_cpu_dead(), or <= 0 */
 static int ksalloc_hp_state;
+/* runs the releases and ksalloc_reap() */
+static struct workqueue_struct *ksalloc_wq;
 
-static size_t ksalloc_pool_bytes(const struct ksalloc *alloc)
+static void ksalloc_reap(struct work_struct *work);
+static DECLARE_DELAYED_WORK(ksalloc_reap_work, ksalloc_reap);
+
+/* What kvmalloc() of @size takes at least. */
+static size_t ksalloc_kv_bytes(size_t size)
 {
-	return (size_t)alloc->nr_pages << PAGE_SHIFT;
+	return size > KMALLOC_MAX_CACHE_SIZE ? PAGE_ALIGN(size) :
+	       kmalloc_size_roundup(size);
 }
 
+/**
+ * struct ksalloc_layout - what a framing costs
+ * @stride: distance between two frames
+ * @pool: bytes of the pool, whole pages
+ * @state: bytes of the state array, a power of two
+ * @pool_cost: bytes that live as long as the pool's pages
+ * @meta_cost: bytes that go at the release
+ */
+struct ksalloc_layout {
+	u32 stride;
+	size_t pool;
+	size_t state;
+	size_t pool_cost;
+	size_t meta_cost;
+};
+
 /*
- * Checks a framing against the ABI and the module limits, and works out the
- * stride and the page-rounded size of the pool.  Returns 0, -EINVAL for a
+ * Checks a framing against the ABI and the module limits, and works out
+ * what it costs (everything counts, SPEC 7.8).  Returns 0, -EINVAL for a
  * framing that is malformed, -ENOMEM for one that is too large.
  */
-static int ksalloc_check_framing(const struct ksalloc_framing *f, u32 *stride,
-				 size_t *bytes)
+static int ksalloc_check_framing(const struct ksalloc_framing *f,
+				 struct ksalloc_layout *l)
 {
-	u64 st, total;
+	u64 st, total, limit = READ_ONCE(ksalloc_max_pool_bytes);
 
 	if (f->reserved || (f->flags & ~KSALLOC_REQUIREMENTF_ALL))
 		return -EINVAL;
 	if (f->pool_type != KSALLOC_POOL_NONPAGED &&
 	    f->pool_type != KSALLOC_POOL_PAGED)
 		return -EINVAL;
-	if (!f->frames || f->frames > READ_ONCE(max_frames))
+	if (!f->frames || f->frames > READ_ONCE(ksalloc_max_frames))
 		return -EINVAL;
-	if (!f->frame_size || f->frame_size > READ_ONCE(max_frame_size))
+	if (!f->frame_size || f->frame_size > READ_ONCE(ksalloc_max_frame_size))
 		return -EINVAL;
 	if (f->alignment >= PAGE_SIZE || (f->alignment & (f->alignment + 1)))
 		return -EINVAL;
 
 	st = round_up((u64)f->frame_size, (u64)f->alignment + 1);
 	if (st > U32_MAX || check_mul_overflow(st, (u64)f->frames, &total) ||
-	    total > READ_ONCE(max_pool_bytes) || total > SIZE_MAX - PAGE_SIZE)
+	    total > limit)
 		return -ENOMEM;
 
-	*stride = st;
-	*bytes = PAGE_ALIGN(total);
+	/* All below is bounded by limit (an unsigned long) and frames. */
+	l->stride = st;
+	l->pool = PAGE_ALIGN(total);
+	l->state = roundup_pow_of_two((unsigned long)f->frames);
+	l->pool_cost = l->pool + sizeof(struct ksalloc) +
+		       ksalloc_kv_bytes((l->pool >> PAGE_SHIFT) * sizeof(struct page *));
+	l->meta_cost = ksalloc_kv_bytes((size_t)f->frames * sizeof(u32)) +
+		       ksalloc_kv_bytes(l->state) +
+		       (size_t)num_possible_cpus() * sizeof(struct ksalloc_cache);
+	if (l->pool_cost + l->meta_cost > limit)
+		return -ENOMEM;
 	return 0;
 }
 
 /* Takes @bytes out of the global budget, or fails with -ENOMEM. */
 static int ksalloc_charge(size_t bytes)
 {
-	u64 limit = READ_ONCE(max_total_bytes);
+	u64 limit = READ_ONCE(ksalloc_max_total_bytes);
 	s64 cur = atomic64_read(&ksalloc_total_bytes);
 
 	do {
@@ -324,11 +325,17 @@ static void ksalloc_uncharge(size_t bytes)
 	atomic64_sub(bytes, &ksalloc_total_bytes);
 }
 
+static void ksalloc_free_pages(struct page **pages, unsigned int n)
+{
+	while (n--)
+		__free_page(pages[n]);
+	kvfree(pages);
+}
+
 /*
- * Allocates the pool page by page, charged to the caller's memory cgroup,
- * and maps it contiguously.  The mapping takes over the pages and their
- * array (VM_MAP_PUT_PAGES), so one vfree() releases everything, and vfree()
- * defers itself when the last reference goes in softirq context.
+ * Allocates the pool page by page, charged to the active memory cgroup,
+ * and maps it contiguously.  The pages and their array stay ours: the
+ * release unmaps the pool and frees them once nobody else holds them.
  */
 static int ksalloc_alloc_pool(struct ksalloc *alloc, size_t bytes)
 {
@@ -348,28 +355,27 @@ static int ksalloc_alloc_pool(struct ksalloc *alloc, size_t bytes)
 		cond_resched();
 	}
 
-	alloc->pool = vmap(alloc->pages, alloc->nr_pages,
-			   VM_MAP | VM_MAP_PUT_PAGES, PAGE_KERNEL);
+	alloc->pool = vmap(alloc->pages, alloc->nr_pages, VM_MAP, PAGE_KERNEL);
 	if (!alloc->pool)
 		goto err_free_pages;
 	return 0;
 
 err_free_pages:
-	while (i--)
-		__free_page(alloc->pages[i]);
-	kvfree(alloc->pages);
+	ksalloc_free_pages(alloc->pages, i);
 	return -ENOMEM;
 }
 
-static void ksalloc_drain_ipi(void *info);
+static void ksalloc_release_work(struct work_struct *work);
 
 /**
  * ksalloc_create() - create an allocator with a preallocated pool
  * @framing: frame count, size, alignment mask and pool type
  *
  * The Linux form of KsCreateAllocator().  Every frame is allocated here, so
- * that allocating a frame later never allocates memory.  The pool is
- * charged to the caller's memory cgroup.
+ * that allocating a frame later never allocates memory.  The pool and the
+ * metadata are charged to the active memory cgroup (the caller's, unless
+ * set_active_memcg() says otherwise) and, all of it, to the module's
+ * budget (max_pool_bytes, max_total_bytes).
  *
  * Context: Process context; may sleep.
  * Return: the allocator, holding one reference that ksalloc_close() drops,
@@ -378,16 +384,16 @@ static void ksalloc_drain_ipi(void *info);
  */
 struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 {
+	struct ksalloc_layout l;
 	struct ksalloc *alloc;
-	size_t bytes;
-	u32 stride, i;
-	int ret, cpu;
+	u32 i;
+	int ret;
 
 	might_sleep();
-	ret = ksalloc_check_framing(framing, &stride, &bytes);
+	ret = ksalloc_check_framing(framing, &l);
 	if (ret)
 		return ERR_PTR(ret);
-	ret = ksalloc_charge(bytes);
+	ret = ksalloc_charge(l.pool_cost + l.meta_cost);
 	if (ret)
 		return ERR_PTR(ret);
 
@@ -397,31 +403,28 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 		goto err_uncharge;
 	alloc->framing = *framing;
 	alloc->frames = framing->frames;
-	alloc->stride = stride;
-	alloc->span = (unsigned long)alloc->frames * stride;
-	alloc->stride_shift = is_power_of_2(stride) ? ilog2(stride) : 0;
-	alloc->stride_recip = reciprocal_value(stride);
+	alloc->stride = l.stride;
+	alloc->span = (unsigned long)alloc->frames * l.stride;
+	alloc->stride_shift = is_power_of_2(l.stride) ? ilog2(l.stride) : 0;
+	alloc->stride_recip = reciprocal_value(l.stride);
+	alloc->pool_cost = l.pool_cost;
+	alloc->meta_cost = l.meta_cost;
 
 	alloc->free_stack = kvmalloc_array(alloc->frames, sizeof(u32),
 					   GFP_KERNEL_ACCOUNT);
 	if (!alloc->free_stack)
 		goto err_free_alloc;
-	alloc->state_mask = roundup_pow_of_two(alloc->frames) - 1;
-	alloc->state = kvzalloc(alloc->state_mask + 1, GFP_KERNEL_ACCOUNT);
+	alloc->state_mask = l.state - 1;
+	alloc->state = kvzalloc(l.state, GFP_KERNEL_ACCOUNT);
 	if (!alloc->state)
 		goto err_free_stack;
 	alloc->cache = alloc_percpu_gfp(struct ksalloc_cache, GFP_KERNEL_ACCOUNT);
 	if (!alloc->cache)
 		goto err_free_state;
-	ret = ksalloc_alloc_pool(alloc, bytes);
+	ret = ksalloc_alloc_pool(alloc, l.pool);
 	if (ret)
 		goto err_free_cache;
 
-	for_each_possible_cpu(cpu) {
-		struct ksalloc_cache *c = per_cpu_ptr(alloc->cache, cpu);
-
-		INIT_CSD(&c->drain, ksalloc_drain_ipi, c);
-	}
 	/* Lowest index on top, so a fresh allocator hands out 0, 1, 2, ... */
 	for (i = 0; i < alloc->frames; i++)
 		alloc->free_stack[i] = alloc->frames - 1 - i;
@@ -429,13 +432,13 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 
 	kref_init(&alloc->ref);
 	init_waitqueue_head(&alloc->freeframe_wq);
-	spin_lock_init(&alloc->drain_lock);
 	spin_lock_init(&alloc->lock);
 	INIT_LIST_HEAD(&alloc->waiters);
+	INIT_WORK(&alloc->release, ksalloc_release_work);
 
-	spin_lock_bh(&ksalloc_all_lock);
+	mutex_lock(&ksalloc_all_lock);
 	list_add(&alloc->node, &ksalloc_all);
-	spin_unlock_bh(&ksalloc_all_lock);
+	mutex_unlock(&ksalloc_all_lock);
 	return alloc;
 
 err_free_cache:
@@ -447,26 +450,84 @@ err_free_stack:
 err_free_alloc:
 	kfree(alloc);
 err_uncharge:
-	ksalloc_uncharge(bytes);
+	ksalloc_uncharge(l.pool_cost + l.meta_cost);
 	return ERR_PTR(ret);
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_create, KSALLOC_NS);
 
-static void ksalloc_release(struct kref *ref)
+/* Whether a page of the pool is held by someone but us (a pipe, a pin). */
+static bool ksalloc_pages_held(struct ksalloc *alloc)
 {
-	struct ksalloc *alloc = container_of(ref, struct ksalloc, ref);
-	size_t bytes = ksalloc_pool_bytes(alloc);
+	unsigned int i;
 
-	spin_lock_bh(&ksalloc_all_lock);
-	list_del(&alloc->node);
-	spin_unlock_bh(&ksalloc_all_lock);
+	for (i = 0; i < alloc->nr_pages; i++)
+		if (page_ref_count(alloc->pages[i]) != 1)
+			return true;
+	return false;
+}
 
-	vfree(alloc->pool);
+/* The pages are ours alone: they go, and with them the rest of the charge. */
+static void ksalloc_free_pool(struct ksalloc *alloc)
+{
+	size_t cost = alloc->pool_cost;
+
+	ksalloc_free_pages(alloc->pages, alloc->nr_pages);
+	kfree(alloc);
+	ksalloc_uncharge(cost);
+}
+
+/*
+ * Frees the pools of released allocators whose pages came back, and looks
+ * again a second later while some are still held.
+ */
+static void ksalloc_reap(struct work_struct *work)
+{
+	struct ksalloc *alloc, *tmp;
+
+	mutex_lock(&ksalloc_all_lock);
+	list_for_each_entry_safe(alloc, tmp, &ksalloc_reaped, node) {
+		if (ksalloc_pages_held(alloc))
+			continue;
+		list_del(&alloc->node);
+		ksalloc_free_pool(alloc);
+	}
+	if (!list_empty(&ksalloc_reaped))
+		queue_delayed_work(ksalloc_wq, &ksalloc_reap_work, HZ);
+	mutex_unlock(&ksalloc_all_lock);
+}
+
+/*
+ * The last reference is gone; in process context now.  Nothing is written
+ * into the pool: it is unmapped, and its pages are freed when nobody else
+ * holds them.
+ */
+static void ksalloc_release_work(struct work_struct *work)
+{
+	struct ksalloc *alloc = container_of(work, struct ksalloc, release);
+
+	vunmap(alloc->pool);
 	free_percpu(alloc->cache);
 	kvfree(alloc->state);
 	kvfree(alloc->free_stack);
-	kfree(alloc);
-	ksalloc_uncharge(bytes);
+	ksalloc_uncharge(alloc->meta_cost);
+
+	mutex_lock(&ksalloc_all_lock);
+	list_del(&alloc->node);
+	if (ksalloc_pages_held(alloc)) {
+		list_add_tail(&alloc->node, &ksalloc_reaped);
+		queue_delayed_work(ksalloc_wq, &ksalloc_reap_work, HZ);
+		alloc = NULL;
+	}
+	mutex_unlock(&ksalloc_all_lock);
+	if (alloc)
+		ksalloc_free_pool(alloc);
+}
+
+static void ksalloc_release(struct kref *ref)
+{
+	struct ksalloc *alloc = container_of(ref, struct ksalloc, ref);
+
+	queue_work(ksalloc_wq, &alloc->release);
 }
 
 /**
@@ -485,13 +546,11 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_get, KSALLOC_NS);
  * ksalloc_put() - drop a reference on an allocator
  * @alloc: the allocator, or NULL
  *
- * The memory of the allocator is freed when the last reference goes, which
- * is never before it was closed and every frame came back.  In softirq
- * context the pool itself is unmapped and freed a little later, from a
- * work item of the kernel's vmalloc code.
+ * The allocator is released when the last reference goes, which is never
+ * before it was closed and every frame came back.  The release runs later
+ * from a work item, so this never sleeps.
  *
- * Context: Process context, or softirq context (also with BH disabled).
- * Not in hardirq context, nor in process context under a spinlock.
+ * Context: Any context; never sleeps.
  */
 void ksalloc_put(struct ksalloc *alloc)
 {
@@ -511,6 +570,21 @@ static __always_inline u8 *ksalloc_state(struct ksalloc *alloc, u32 index)
 	return &alloc->state[(index * GOLDEN_RATIO_32) & alloc->state_mask];
 }
 
+/*
+ * Entry points that do not sleep refuse callers with interrupts disabled
+ * (hardirq handlers, netpoll's NAPI poll): their slow paths take @lock
+ * with spin_lock_bh(), which must not be taken so, and on PREEMPT_RT is a
+ * sleeping lock.  Refusing always, not only when a slow path is needed,
+ * makes the rule the same whatever the caches hold.
+ */
+static bool ksalloc_context_ok(void)
+{
+	if (likely(!irqs_disabled() && !in_hardirq()))
+		return true;
+	pr_warn_once("called with interrupts disabled; refused\n");
+	return false;
+}
+
 /* Recomputes &ksalloc.bypass after closed, the waiters or poll_armed changed. */
 static void ksalloc_update_bypass_locked(struct ksalloc *alloc)
 {
@@ -519,21 +593,10 @@ static void ksalloc_update_bypass_locked(struct ksalloc *alloc)
 		   !list_empty(&alloc->waiters));
 }
 
-/* Frames in the per-CPU caches now; exact only while nobody allocates. */
-static u32 ksalloc_cached(struct ksalloc *alloc)
-{
-	u32 n = 0;
-	int cpu;
-
-	for_each_possible_cpu(cpu)
-		n += READ_ONCE(per_cpu_ptr(alloc->cache, cpu)->count);
-	return n;
-}
-
 /* Frames out now, for peak_allocated and the status. */
 static u32 ksalloc_out_locked(struct ksalloc *alloc)
 {
-	u32 free = alloc->nr_free + ksalloc_cached(alloc);
+	u32 free = alloc->nr_free + ksalloc_cache_frames(alloc->cache);
 
 	lockdep_assert_held(&alloc->lock);
 	return free < alloc->frames ? alloc->frames - free : 0;
@@ -547,11 +610,46 @@ static void ksalloc_sample_peak_locked(struct ksalloc *alloc)
 		alloc->stats.peak_allocated = out;
 }
 
+static void ksalloc_recheck_rcu(struct rcu_head *head);
+
+/*
+ * Something just set &ksalloc.bypass (or needs a frame freed into a cache
+ * found): once every fast path that may have missed that is over, that is
+ * after an RCU grace period, ksalloc_recheck_rcu() sweeps the caches.  One
+ * callback at a time, holding a reference; a request while it is queued
+ * makes it run once more.  Never waits.
+ */
+static void ksalloc_request_recheck_locked(struct ksalloc *alloc)
+{
+	lockdep_assert_held(&alloc->lock);
+	if (alloc->recheck_pending) {
+		alloc->recheck_again = true;
+		return;
+	}
+	alloc->recheck_pending = true;
+	kref_get(&alloc->ref);
+	call_rcu(&alloc->recheck, ksalloc_recheck_rcu);
+}
+
+/*
+ * The pollers saw, or might have seen, no free frame: the next free wakes
+ * them.  Turns the caches off until then.
+ */
+static void ksalloc_arm_poll_locked(struct ksalloc *alloc)
+{
+	lockdep_assert_held(&alloc->lock);
+	if (alloc->poll_armed || alloc->closed)
+		return;
+	alloc->poll_armed = true;
+	ksalloc_update_bypass_locked(alloc);
+	ksalloc_request_recheck_locked(alloc);
+}
+
 /*
  * Gives a free frame (state FREE, in no cache) to the oldest waiter, else
- * puts it on the shared stack.  Returns true when that made a closed
- * allocator idle: the caller then drops the handle's reference, once it no
- * longer touches the allocator.
+ * puts it on the shared stack and wakes armed pollers.  Returns true when
+ * that made a closed allocator idle: the caller then drops the handle's
+ * reference, once it no longer touches the allocator.
  */
 static bool ksalloc_give_locked(struct ksalloc *alloc, u32 index)
 {
@@ -561,8 +659,7 @@ static bool ksalloc_give_locked(struct ksalloc *alloc, u32 index)
 	w = list_first_entry_or_null(&alloc->waiters, struct ksalloc_waiter, node);
 	if (w) {
 		/* Direct hand-off: the frame never becomes free. */
-		WRITE_ONCE(*ksalloc_state(alloc, index),
-			   w->user ? KSALLOC_FRAME_USER : KSALLOC_FRAME_KERNEL);
+		WRITE_ONCE(*ksalloc_state(alloc, index), w->kind);
 		list_del_init(&w->node);
 		w->index = index;
 		w->status = 0;
@@ -574,19 +671,112 @@ static bool ksalloc_give_locked(struct ksalloc *alloc, u32 index)
 		return false;
 	}
 
-	/*
-	 * Under the lock: the caller need not hold a reference, only the
-	 * frame, so once the lock is dropped a free of the last frame of a
-	 * closed allocator elsewhere may release it.
-	 */
-	if (!alloc->nr_free)
-		wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
 	alloc->free_stack[alloc->nr_free++] = index;
+	if (alloc->poll_armed) {
+		/*
+		 * Under the lock: the caller need not hold a reference, only
+		 * the frame, so once the lock is dropped a free of the last
+		 * frame of a closed allocator elsewhere may release it.
+		 */
+		alloc->poll_armed = false;
+		ksalloc_update_bypass_locked(alloc);
+		wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
+	}
 	if (alloc->closed && !alloc->handle_put && alloc->nr_free == alloc->frames) {
 		alloc->handle_put = true;
 		return true;
 	}
 	return false;
+}
+
+/*
+ * Takes every frame out of the cache of @cpu (any CPU, online or not)
+ * and gives each to the waiters or the stack.  Returns true when that made
+ * a closed allocator idle.
+ */
+static bool ksalloc_sweep_cpu_locked(struct ksalloc *alloc, int cpu)
+{
+	struct ksalloc_cache *c = per_cpu_ptr(alloc->cache, cpu);
+	u32 idx[KSALLOC_CACHE_SIZE], n, i, t;
+	unsigned long flags;
+	bool idle = false;
+
+	lockdep_assert_held(&alloc->lock);
+	if (!ksalloc_cache_count(c))
+		return false;
+	local_irq_save(flags);
+	n = ksalloc_cache_take(c, idx, KSALLOC_CACHE_SIZE, &t);
+	local_irq_restore(flags);
+	for (i = 0; i < n; i++)
+		idle |= ksalloc_give_locked(alloc, idx[i]);
+	return idle;
+}
+
+/* ksalloc_sweep_cpu_locked() for every possible CPU. */
+static bool ksalloc_sweep_locked(struct ksalloc *alloc)
+{
+	bool idle = false;
+	int cpu;
+
+	for_each_possible_cpu(cpu)
+		idle |= ksalloc_sweep_cpu_locked(alloc, cpu);
+	return idle;
+}
+
+/*
+ * A grace period after &ksalloc.bypass was set: every fast path that read
+ * it clear is over, so whatever they put in a cache is there now, and no
+ * new one puts anything while bypass stays set.  Sweeps the caches into
+ * the waiters and the stack, and wakes armed pollers if a frame is free.
+ * Softirq context (or an rcuc thread).
+ */
+static void ksalloc_recheck_rcu(struct rcu_head *head)
+{
+	struct ksalloc *alloc = container_of(head, struct ksalloc, recheck);
+	bool again, idle = false;
+
+	spin_lock_bh(&alloc->lock);
+	again = alloc->recheck_again;
+	alloc->recheck_again = false;
+	alloc->recheck_pending = again;
+	if (alloc->bypass)
+		idle = ksalloc_sweep_locked(alloc);
+	if (alloc->poll_armed && alloc->nr_free) {
+		alloc->poll_armed = false;
+		ksalloc_update_bypass_locked(alloc);
+		wake_up_poll(&alloc->freeframe_wq, EPOLLOUT | EPOLLWRNORM);
+	}
+	spin_unlock_bh(&alloc->lock);
+
+	if (idle)
+		ksalloc_put(alloc);
+	if (again)
+		call_rcu(&alloc->recheck, ksalloc_recheck_rcu);
+	else
+		ksalloc_put(alloc);
+}
+
+/*
+ * An allocation took what may have been the last free frame while someone
+ * polls: if no frame is free now, arm the pollers' wake-up.
+ */
+static void ksalloc_note_empty_locked(struct ksalloc *alloc)
+{
+	lockdep_assert_held(&alloc->lock);
+	/*
+	 * A poller queues itself before it takes the lock to look
+	 * (ksalloc_poll_ready()), so under the lock the peek is exact.
+	 */
+	if (waitqueue_active(&alloc->freeframe_wq) && !alloc->nr_free &&
+	    !ksalloc_cache_frames(alloc->cache))
+		ksalloc_arm_poll_locked(alloc);
+}
+
+static noinline void ksalloc_note_empty(struct ksalloc *alloc)
+{
+	spin_lock_bh(&alloc->lock);
+	ksalloc_note_empty_locked(alloc);
+	spin_unlock_bh(&alloc->lock);
 }
 
 /* Takes up to @max frames off the shared stack for a holder of @kind. */
@@ -599,83 +789,7 @@ static u32 ksalloc_pop_locked(struct ksalloc *alloc, u32 *idx, u32 max, u8 kind)
 		idx[i] = alloc->free_stack[--alloc->nr_free];
 		WRITE_ONCE(*ksalloc_state(alloc, idx[i]), kind);
 	}
-	alloc->stats.allocs += n;
 	return n;
-}
-
-/* Empties a cache into a drain request; on its own CPU, interrupts off. */
-static void ksalloc_cache_empty(struct ksalloc_cache *c, struct ksalloc_drain *req)
-{
-	req->n = c->count;
-	memcpy(req->idx, c->idx, c->count * sizeof(u32));
-	WRITE_ONCE(c->count, 0);
-}
-
-static void ksalloc_drain_ipi(void *info)
-{
-	struct ksalloc_cache *c = info;
-	struct ksalloc_drain *req = c->req;
-
-	ksalloc_cache_empty(c, req);
-	/* Pairs with the acquire in ksalloc_drain(): @req is written. */
-	smp_store_release(&req->done, 1);
-}
-
-/*
- * Brings the frames in the per-CPU caches back to the shared stack, or to
- * waiters.  Each CPU empties its own cache in an IPI while the caller
- * spins, one CPU at a time: remote caches are never touched, so the fast
- * path needs no lock.  With @all every online CPU is asked, even one whose
- * cache looks empty; that orders each of them after a change of
- * &ksalloc.bypass made before the call, since a CPU reads bypass with
- * interrupts off and the IPI runs between two such sections.
- *
- * Returns true when this made a closed allocator idle (see
- * ksalloc_give_locked()).  The caller must not hold &ksalloc.lock, nor have
- * interrupts off.
- */
-static bool ksalloc_drain(struct ksalloc *alloc, bool all)
-{
-	struct ksalloc_drain req;
-	unsigned long flags;
-	bool idle = false;
-	int cpu;
-	u32 i;
-
-	lockdep_assert_irqs_enabled();
-	spin_lock_bh(&alloc->drain_lock);
-	for_each_online_cpu(cpu) {
-		struct ksalloc_cache *c = per_cpu_ptr(alloc->cache, cpu);
-
-		if (!all && !READ_ONCE(c->count))
-			continue;
-		req.n = 0;
-		req.done = 0;
-		/* No CPU goes offline while this one runs with preemption off. */
-		preempt_disable();
-		if (cpu == smp_processor_id()) {
-			local_irq_save(flags);
-			ksalloc_cache_empty(c, &req);
-			local_irq_restore(flags);
-		} else if (cpu_online(cpu)) {
-			c->req = &req;
-			/* Only this task, under drain_lock, sends it: never busy. */
-			if (WARN_ON_ONCE(smp_call_function_single_async(cpu, &c->drain)))
-				req.done = 1;
-			/* Pairs with ksalloc_drain_ipi()'s release. */
-			while (!smp_load_acquire(&req.done))
-				cpu_relax();
-		}
-		preempt_enable();
-		if (!req.n)
-			continue;
-		spin_lock_bh(&alloc->lock);
-		for (i = 0; i < req.n; i++)
-			idle |= ksalloc_give_locked(alloc, req.idx[i]);
-		spin_unlock_bh(&alloc->lock);
-	}
-	spin_unlock_bh(&alloc->drain_lock);
-	return idle;
 }
 
 /*
@@ -691,35 +805,30 @@ static void ksalloc_cache_refill_locked(struct ksalloc *alloc)
 	lockdep_assert_held(&alloc->lock);
 	local_irq_save(flags);
 	c = this_cpu_ptr(alloc->cache);
-	n = min3(KSALLOC_CACHE_SIZE - c->count, KSALLOC_CACHE_BATCH, alloc->nr_free);
-	alloc->nr_free -= n;
-	memcpy(&c->idx[c->count], &alloc->free_stack[alloc->nr_free],
-	       n * sizeof(u32));
-	WRITE_ONCE(c->count, c->count + n);
+	n = min3(KSALLOC_CACHE_BATCH, alloc->nr_free,
+		 KSALLOC_CACHE_SIZE - ksalloc_cache_count(c));
+	/* The top of the stack first: it is taken first. */
+	while (n--)
+		ksalloc_cache_push(c, alloc->free_stack[--alloc->nr_free]);
 	local_irq_restore(flags);
 }
 
 /*
  * Makes room in this CPU's cache when it is full: its oldest batch goes to
- * the shared stack.  Under the lock, which keeps this task on this CPU.
- * Only the copy runs with interrupts off: on PREEMPT_RT the wake-up in
- * ksalloc_give_locked() takes a sleeping lock.
+ * the shared stack, within this one hold of the lock (see cache.c: frames
+ * move between a cache and the stack only under the lock).
  */
 static void ksalloc_cache_flush_locked(struct ksalloc *alloc)
 {
-	u32 idx[KSALLOC_CACHE_BATCH], n = 0, i;
+	u32 idx[KSALLOC_CACHE_BATCH], n = 0, i, t;
 	struct ksalloc_cache *c;
 	unsigned long flags;
 
 	lockdep_assert_held(&alloc->lock);
 	local_irq_save(flags);
 	c = this_cpu_ptr(alloc->cache);
-	if (c->count == KSALLOC_CACHE_SIZE) {
-		n = KSALLOC_CACHE_BATCH;
-		memcpy(idx, c->idx, n * sizeof(u32));
-		memmove(c->idx, &c->idx[n], (c->count - n) * sizeof(u32));
-		WRITE_ONCE(c->count, c->count - n);
-	}
+	if (!ksalloc_cache_room(c))
+		n = ksalloc_cache_take(c, idx, KSALLOC_CACHE_BATCH, &t);
 	local_irq_restore(flags);
 
 	/* Not closed (no bypass), so this cannot make the allocator idle. */
@@ -728,183 +837,174 @@ static void ksalloc_cache_flush_locked(struct ksalloc *alloc)
 }
 
 /*
- * The fast path: takes a frame for a holder of @kind from this CPU's cache,
- * with interrupts off and no atomic instruction.  False when the cache is
- * empty or bypassed.
- */
-static __always_inline bool ksalloc_cache_pop(struct ksalloc *alloc, u8 kind,
-					      u32 *index)
-{
-	struct ksalloc_cache *c;
-	unsigned long flags;
-	bool hit = false;
-
-	local_irq_save(flags);
-	c = this_cpu_ptr(alloc->cache);
-	if (likely(c->count && !READ_ONCE(alloc->bypass))) {
-		*index = c->idx[c->count - 1];
-		WRITE_ONCE(c->count, c->count - 1);
-		WRITE_ONCE(c->allocs, c->allocs + 1);
-		WRITE_ONCE(*ksalloc_state(alloc, *index), kind);
-		hit = true;
-	}
-	local_irq_restore(flags);
-	return hit;
-}
-
-/*
- * The fast path: gives an outstanding frame back to this CPU's cache, with
- * interrupts off and the one cmpxchg that claims it from state @old.  False
- * when the cache is full or bypassed, or the frame is not in state @old:
- * the slow path then decides.
- */
-static __always_inline bool ksalloc_cache_push(struct ksalloc *alloc, u32 index,
-					       u8 old)
-{
-	struct ksalloc_cache *c;
-	unsigned long flags;
-	bool hit = false;
-
-	local_irq_save(flags);
-	c = this_cpu_ptr(alloc->cache);
-	if (likely(c->count < KSALLOC_CACHE_SIZE && !READ_ONCE(alloc->bypass) &&
-		   old != KSALLOC_FRAME_FREE &&
-		   try_cmpxchg(ksalloc_state(alloc, index), &old, KSALLOC_FRAME_FREE))) {
-		c->idx[c->count] = index;
-		WRITE_ONCE(c->count, c->count + 1);
-		WRITE_ONCE(c->frees, c->frees + 1);
-		hit = true;
-	}
-	local_irq_restore(flags);
-	return hit;
-}
-
-/*
  * The slow path of every allocation: takes up to @count frames for a
- * holder of @kind off the shared stack, after draining the caches if the
- * stack holds fewer.  With @refill, tops this CPU's cache up as well; with
- * @count_failure, an empty allocator counts in stats.alloc_failures.
- * Returns the number of frames taken, -ENOMEM when none is free anywhere,
- * -ENODEV once closed.
+ * holder of @kind from the shared stack and, once that is empty, from any
+ * CPU's cache.  Under the lock throughout, so that "none" is exact (see
+ * cache.c).  While waiters are queued, every free frame is theirs.  With
+ * %KSALLOC_TAKE_REFILL (and @count 1), tops this CPU's cache up from what
+ * it finds; with %KSALLOC_TAKE_WAITS, a miss is not an allocation failure.
+ * Frames taken are in state KERNEL until the end, so that a user FREE of a
+ * frame of a batch not yet reported is refused.
+ *
+ * Returns the number of frames taken, -ENOMEM when none is free, -ENODEV
+ * once closed, -EPERM with interrupts off.
  */
-static noinline int ksalloc_alloc_slow(struct ksalloc *alloc, u32 *idx,
-				       u32 count, u8 kind, bool refill,
-				       bool count_failure)
+static noinline int ksalloc_take(struct ksalloc *alloc, u32 *idx, u32 count,
+				 u8 kind, unsigned int flags)
 {
-	bool drained = false, idle = false;
-	int n;
+	u32 buf[KSALLOC_CACHE_BATCH], got = 0, n, k, i, seen;
+	bool refill = flags & KSALLOC_TAKE_REFILL, idle = false;
+	unsigned long irq;
+	int ret;
 
-	for (;;) {
-		spin_lock_bh(&alloc->lock);
-		if (alloc->closed) {
-			n = -ENODEV;
-			goto out_unlock;
-		}
-		/*
-		 * All in one go, under one lock: between two takes, a frame of
-		 * the first could be freed by someone else and come back in
-		 * the second, twice in one answer.
-		 */
-		if (alloc->nr_free >= count || drained) {
-			n = ksalloc_pop_locked(alloc, idx, count, kind);
+	if (!ksalloc_context_ok())
+		return -EPERM;
+	spin_lock_bh(&alloc->lock);
+	if (alloc->closed) {
+		ret = -ENODEV;
+		goto out_unlock;
+	}
+	if (alloc->bypass)
+		idle = ksalloc_sweep_locked(alloc);
+
+	while (list_empty(&alloc->waiters)) {
+		got += ksalloc_pop_locked(alloc, idx + got, count - got,
+					  KSALLOC_FRAME_KERNEL);
+		if (got == count)
 			break;
+		if (!refill) {
+			n = ksalloc_cache_steal(alloc->cache, idx + got,
+						count - got, &seen);
+			for (i = 0; i < n; i++)
+				WRITE_ONCE(*ksalloc_state(alloc, idx[got + i]),
+					   KSALLOC_FRAME_KERNEL);
+			got += n;
+			if (n)
+				continue;
+		} else {
+			n = ksalloc_cache_steal(alloc->cache, buf,
+						KSALLOC_CACHE_BATCH, &seen);
+			if (n) {
+				idx[got++] = buf[0];
+				WRITE_ONCE(*ksalloc_state(alloc, buf[0]),
+					   KSALLOC_FRAME_KERNEL);
+				/* The rest moves to this CPU, under the lock. */
+				k = 0;
+				if (!alloc->bypass) {
+					local_irq_save(irq);
+					k = ksalloc_cache_fill(this_cpu_ptr(alloc->cache),
+							       buf + 1, n - 1);
+					local_irq_restore(irq);
+				}
+				for (i = 1 + k; i < n; i++)
+					ksalloc_give_locked(alloc, buf[i]);
+				break;
+			}
 		}
-		/* Short: what the caches hold is free too. */
-		spin_unlock_bh(&alloc->lock);
-		idle = ksalloc_drain(alloc, false);
-		drained = true;
+		/* Nothing put anywhere since each cache was seen empty. */
+		if (got || seen == ksalloc_cache_tails(alloc->cache))
+			break;
 	}
 
-	/*
-	 * The pollers left: let the caches work again.  A poller that is
-	 * just arriving has added itself to the queue already and takes the
-	 * lock after us, so it sees poll_armed clear and arms it again.
-	 */
-	if (alloc->poll_armed && !waitqueue_active(&alloc->freeframe_wq)) {
-		alloc->poll_armed = false;
-		ksalloc_update_bypass_locked(alloc);
-	}
-	if (n && refill && !alloc->bypass)
+	if (refill && got && !alloc->bypass)
 		ksalloc_cache_refill_locked(alloc);
-	if (!n) {
-		if (count_failure)
+	for (i = 0; kind != KSALLOC_FRAME_KERNEL && i < got; i++)
+		WRITE_ONCE(*ksalloc_state(alloc, idx[i]), kind);
+	alloc->stats.allocs += got;
+	ret = got;
+	if (!got) {
+		if (!(flags & KSALLOC_TAKE_WAITS))
 			alloc->stats.alloc_failures++;
-		n = -ENOMEM;
+		ret = -ENOMEM;
 	}
+	ksalloc_note_empty_locked(alloc);
 	ksalloc_sample_peak_locked(alloc);
 out_unlock:
 	spin_unlock_bh(&alloc->lock);
 	if (idle)
 		ksalloc_put(alloc);
-	return n;
-}
-
-/**
- * ksalloc_alloc_index() - take a free frame by index without sleeping
- * @alloc: the allocator
- * @index: where to store the frame's index
- *
- * As the table's allocate_frame: this CPU's cache first, then the shared
- * stack, then the other CPUs' caches.
- *
- * Context: Process or softirq context; never sleeps.
- * Return: 0, -ENOMEM when no frame is free, -ENODEV once closed.
- */
-int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index)
-{
-	int ret;
-
-	if (ksalloc_cache_pop(alloc, KSALLOC_FRAME_KERNEL, index))
-		return 0;
-	ret = ksalloc_alloc_slow(alloc, index, 1, KSALLOC_FRAME_KERNEL, true, true);
-	return ret < 0 ? ret : 0;
-}
-EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
-
-/**
- * ksalloc_alloc_user() - take free frames for user space without sleeping
- * @alloc: the allocator
- * @indices: where to store the frames' indices
- * @count: how many frames are wanted, at least 1
- *
- * Takes as many free frames as there are, up to @count: from the shared
- * stack, and when it holds fewer, from the caches after draining them.
- * Marks them held by user space, to be taken back by ksalloc_close().
- *
- * Context: Process or softirq context; never sleeps.
- * Return: the number of frames taken, or -ENOMEM when none is free,
- * -ENODEV once closed.
- */
-int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
-{
-	return ksalloc_alloc_slow(alloc, indices, count, KSALLOC_FRAME_USER,
-				  false, true);
+	return ret;
 }
 
 /*
- * Claims an outstanding frame for its free, whoever holds it: its state
- * becomes FREE.  False when it was free already (a double free).
+ * The fast path of every allocation: one frame for a holder of @kind from
+ * this CPU's cache, with interrupts off and the one cmpxchg of the take.
+ * False when the cache is empty or bypassed, or interrupts were off: the
+ * slow path then decides.
  */
-static bool ksalloc_claim(struct ksalloc *alloc, u32 index)
+static __always_inline bool ksalloc_fast_take(struct ksalloc *alloc, u8 kind,
+					      u32 *index)
 {
-	u8 old = READ_ONCE(*ksalloc_state(alloc, index));
+	struct ksalloc_cache *c;
+	unsigned long flags;
+	u32 left = 0;
 
-	do {
-		if (old == KSALLOC_FRAME_FREE)
-			return false;
-	} while (!try_cmpxchg(ksalloc_state(alloc, index), &old, KSALLOC_FRAME_FREE));
-	return true;
+	local_irq_save(flags);
+	if (likely(!irqs_disabled_flags(flags) && !READ_ONCE(alloc->bypass))) {
+		c = this_cpu_ptr(alloc->cache);
+		left = ksalloc_cache_pop(c, index);
+		if (likely(left)) {
+			WRITE_ONCE(*ksalloc_state(alloc, *index), kind);
+			WRITE_ONCE(c->allocs, c->allocs + 1);
+		}
+	}
+	local_irq_restore(flags);
+	/*
+	 * This took the last frame of this cache; if someone polls, find out
+	 * whether it was the last of all.  The cmpxchg of the take orders it
+	 * before the peek at the queue (see ksalloc_poll_ready()).
+	 */
+	if (unlikely(left == 1) && waitqueue_active(&alloc->freeframe_wq))
+		ksalloc_note_empty(alloc);
+	return left;
 }
 
 /*
- * Frees @n frames by index, in order, under one lock: each is handed to the
- * oldest waiter if there is one, else put on the shared stack.  Stops at
- * the first index that is not an outstanding frame.  With @flush, also
- * makes room in this CPU's cache if it is full.  Returns how many were
- * freed.
+ * The fast path of every free: gives a frame held in state @kind back to
+ * this CPU's cache, with interrupts off.  A frame kernel code holds is
+ * only ever freed by its holder, so its state changes with a plain store;
+ * a frame user space holds may be freed by two threads at once, so it is
+ * claimed with a cmpxchg.  False when the cache is full or bypassed, the
+ * frame is not in state @kind, or interrupts were off.
  */
-static u32 ksalloc_free_locked_many(struct ksalloc *alloc, const u32 *indices,
-				    u32 n, bool flush)
+static __always_inline bool ksalloc_fast_give(struct ksalloc *alloc, u32 index,
+					      u8 kind)
+{
+	u8 *st = ksalloc_state(alloc, index), old = kind;
+	struct ksalloc_cache *c;
+	unsigned long flags;
+	bool hit = false;
+
+	local_irq_save(flags);
+	c = this_cpu_ptr(alloc->cache);
+	if (likely(!irqs_disabled_flags(flags) && !READ_ONCE(alloc->bypass) &&
+		   ksalloc_cache_room(c))) {
+		if (kind == KSALLOC_FRAME_KERNEL) {
+			hit = READ_ONCE(*st) == KSALLOC_FRAME_KERNEL;
+			if (hit)
+				WRITE_ONCE(*st, KSALLOC_FRAME_FREE);
+		} else {
+			hit = try_cmpxchg(st, &old, KSALLOC_FRAME_FREE);
+		}
+		if (likely(hit)) {
+			/* The state is FREE before the frame can be taken. */
+			ksalloc_cache_push(c, index);
+			WRITE_ONCE(c->frees, c->frees + 1);
+		}
+	}
+	local_irq_restore(flags);
+	return hit;
+}
+
+/*
+ * Frees @n frames held in state @kind, by index, in order, under one lock:
+ * each is handed to the oldest waiter if there is one, else put on the
+ * shared stack.  Stops at the first index that is not a frame in state
+ * @kind.  With @flush, also makes room in this CPU's cache if it is full.
+ * Takes the lock.  Returns how many were freed.
+ */
+static u32 ksalloc_give_many(struct ksalloc *alloc, const u32 *indices, u32 n,
+			     u8 kind, bool flush)
 {
 	bool idle = false;
 	u32 done;
@@ -912,8 +1012,10 @@ static u32 ksalloc_free_locked_many(struct ksalloc *alloc, const u32 *indices,
 	spin_lock_bh(&alloc->lock);
 	for (done = 0; done < n; done++) {
 		u32 index = indices[done];
+		u8 old = kind;
 
-		if (index >= alloc->frames || !ksalloc_claim(alloc, index))
+		if (index >= alloc->frames ||
+		    !try_cmpxchg(ksalloc_state(alloc, index), &old, KSALLOC_FRAME_FREE))
 			break;
 		alloc->stats.frees++;
 		idle |= ksalloc_give_locked(alloc, index);
@@ -928,52 +1030,114 @@ static u32 ksalloc_free_locked_many(struct ksalloc *alloc, const u32 *indices,
 	return done;
 }
 
-/* The slow path of every single free: see ksalloc_free_locked_many(). */
-static noinline int ksalloc_free_slow(struct ksalloc *alloc, u32 index)
+/* The slow path of every single free: see ksalloc_give_many(). */
+static noinline int ksalloc_give_slow(struct ksalloc *alloc, u32 index, u8 kind)
 {
-	return ksalloc_free_locked_many(alloc, &index, 1, true) ? 0 : -EINVAL;
+	if (!ksalloc_context_ok())
+		return -EPERM;
+	return ksalloc_give_many(alloc, &index, 1, kind, true) ? 0 : -EINVAL;
 }
 
 /**
- * ksalloc_free_many() - give frames back by index, under one lock
+ * ksalloc_alloc_index() - take a free frame by index without sleeping
  * @alloc: the allocator
- * @indices: the frames, freed in this order
- * @n: how many
+ * @index: where to store the frame's index
  *
- * For FREE_BATCH: as ksalloc_free_index() for each, but the lock is taken
- * once, and the frames go to the waiters and the shared stack, not to a
- * cache.
+ * As the table's allocate_frame, for a frame kernel code will hold.
  *
- * Context: Process or softirq context; never sleeps.
- * Return: the number of frames freed; fewer than @n when
- * @indices[return value] is out of range or not outstanding.
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: 0, -ENOMEM when no frame is free, -ENODEV once closed, -EPERM
+ * with interrupts disabled.
  */
-u32 ksalloc_free_many(struct ksalloc *alloc, const u32 *indices, u32 n)
+int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index)
 {
-	return ksalloc_free_locked_many(alloc, indices, n, false);
+	int ret;
+
+	if (ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, index))
+		return 0;
+	ret = ksalloc_take(alloc, index, 1, KSALLOC_FRAME_KERNEL,
+			   KSALLOC_TAKE_REFILL);
+	return ret < 0 ? ret : 0;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
+
+/**
+ * ksalloc_alloc_user() - take free frames for user space without sleeping
+ * @alloc: the allocator
+ * @indices: where to store the frames' indices
+ * @count: how many frames are wanted, at least 1
+ *
+ * Takes as many free frames as there are, up to @count, from the shared
+ * stack and the caches, and marks them held by user space, to be freed by
+ * ksalloc_free_user() or taken back by ksalloc_close().
+ *
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: the number of frames taken, or -ENOMEM when none is free,
+ * -ENODEV once closed.
+ */
+int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
+{
+	return ksalloc_take(alloc, indices, count, KSALLOC_FRAME_USER, 0);
 }
 
 /**
- * ksalloc_free_index() - give a frame back by index
+ * ksalloc_free_index() - give a frame kernel code holds back, by index
  * @alloc: the allocator
  * @index: the frame
  *
- * Hands the frame to the oldest waiter if there is one, else puts it in
- * this CPU's cache or on the shared stack.  Whoever holds the frame, kernel
- * or user space.  Works after ksalloc_close() too.
+ * As the table's free_frame.
  *
- * Context: Process or softirq context; never sleeps.
- * Return: 0, or -EINVAL when @index is out of range or not outstanding, in
- * which case nothing changed.
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: 0, -EINVAL when @index is out of range or not held by kernel
+ * code, in which case nothing changed; -EPERM with interrupts disabled.
  */
 int ksalloc_free_index(struct ksalloc *alloc, u32 index)
 {
 	if (index < alloc->frames &&
-	    ksalloc_cache_push(alloc, index, READ_ONCE(*ksalloc_state(alloc, index))))
+	    ksalloc_fast_give(alloc, index, KSALLOC_FRAME_KERNEL))
 		return 0;
-	return ksalloc_free_slow(alloc, index);
+	return ksalloc_give_slow(alloc, index, KSALLOC_FRAME_KERNEL);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_free_index);
+
+/**
+ * ksalloc_free_user() - give a frame user space holds back, by index
+ * @alloc: the allocator
+ * @index: the frame
+ *
+ * For KSALLOC_IOC_FREE: only a frame in user space's hands (taken through
+ * the device, or handed over with ksalloc_frame_to_user()) is accepted.
+ *
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: 0, or -EINVAL when @index is out of range or not held by user
+ * space, in which case nothing changed.
+ */
+int ksalloc_free_user(struct ksalloc *alloc, u32 index)
+{
+	if (index < alloc->frames &&
+	    ksalloc_fast_give(alloc, index, KSALLOC_FRAME_USER))
+		return 0;
+	return ksalloc_give_slow(alloc, index, KSALLOC_FRAME_USER);
+}
+
+/**
+ * ksalloc_free_user_many() - give frames user space holds back, one lock
+ * @alloc: the allocator
+ * @indices: the frames, freed in this order
+ * @n: how many
+ *
+ * For FREE_BATCH: as ksalloc_free_user() for each, but the lock is taken
+ * once, and the frames go to the waiters and the shared stack, not to a
+ * cache.
+ *
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: the number of frames freed; fewer than @n when
+ * @indices[return value] is out of range or not held by user space.
+ */
+u32 ksalloc_free_user_many(struct ksalloc *alloc, const u32 *indices, u32 n)
+{
+	return ksalloc_give_many(alloc, indices, n, KSALLOC_FRAME_USER, false);
+}
 
 static long ksalloc_sleep(struct completion *done, long timeout,
 			  unsigned int state)
@@ -993,29 +1157,33 @@ static long ksalloc_sleep(struct completion *done, long timeout,
  * @user: the frame is for user space (see ksalloc_alloc_user())
  * @index: where to store the frame's index
  *
- * Waiters are served first in, first out, by direct hand-off from
- * ksalloc_free_index().  The first waiter turns the caches off and drains
- * them, so that every frame that comes back reaches the waiters.  A waiter
- * that times out or is signalled after it was served keeps the frame and
- * succeeds.
+ * Waiters are served first in, first out, by direct hand-off from the
+ * frees.  The first waiter turns the caches off; what they still hold is
+ * swept to the waiters now and once more after an RCU grace period, when
+ * no free can still be putting a frame in a cache (nothing waits for that
+ * grace period).  A waiter that times out or is signalled after it was
+ * served keeps the frame and succeeds.
  *
  * Context: Process context; may sleep.
  * Return: 0, -EAGAIN when @timeout is 0 and no frame is free, -ETIMEDOUT,
- * -ERESTARTSYS on a signal, -ENODEV when the allocator is or gets closed.
+ * -EINTR on a signal (never a restart: the wait would start again with its
+ * whole timeout, at the back of the queue), -ENODEV when the allocator is
+ * or gets closed.
  */
 int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 		       bool user, u32 *index)
 {
 	u8 kind = user ? KSALLOC_FRAME_USER : KSALLOC_FRAME_KERNEL;
 	struct ksalloc_waiter w;
-	bool arm, idle = false;
+	bool idle = false;
 	long left;
 	int ret;
 
 	might_sleep();
-	if (ksalloc_cache_pop(alloc, kind, index))
+	if (ksalloc_fast_take(alloc, kind, index))
 		return 0;
-	ret = ksalloc_alloc_slow(alloc, index, 1, kind, true, !timeout);
+	ret = ksalloc_take(alloc, index, 1, kind, KSALLOC_TAKE_REFILL |
+			   (timeout ? KSALLOC_TAKE_WAITS : 0));
 	if (ret != -ENOMEM)
 		return ret < 0 ? ret : 0;
 	if (!timeout)
@@ -1024,22 +1192,22 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	spin_lock_bh(&alloc->lock);
 	if (alloc->closed || ksalloc_pop_locked(alloc, index, 1, kind)) {
 		ret = alloc->closed ? -ENODEV : 0;
+		if (!ret)
+			alloc->stats.allocs++;
 		spin_unlock_bh(&alloc->lock);
 		return ret;
 	}
 	init_completion(&w.done);
 	w.status = -EINPROGRESS;
-	w.user = user;
+	w.kind = kind;
 	list_add_tail(&w.node, &alloc->waiters);
 	alloc->stats.waits++;
 	alloc->stats.waiters++;
-	arm = !alloc->bypass;
 	ksalloc_update_bypass_locked(alloc);
+	/* Frames cached before bypass was seen come to the waiters. */
+	idle = ksalloc_sweep_locked(alloc);
+	ksalloc_request_recheck_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
-
-	/* Frames still cached come back, to the waiters first. */
-	if (arm)
-		idle = ksalloc_drain(alloc, true);
 
 	left = ksalloc_sleep(&w.done, timeout, state);
 	if (left <= 0) {
@@ -1052,7 +1220,7 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 				alloc->stats.wait_timeouts++;
 			ksalloc_update_bypass_locked(alloc);
 			spin_unlock_bh(&alloc->lock);
-			ret = left ? (int)left : -ETIMEDOUT;
+			ret = left ? -EINTR : -ETIMEDOUT;
 			goto out;
 		}
 		/* Served while giving up: the frame is ours, keep it. */
@@ -1098,7 +1266,8 @@ static void ksalloc_wake_all_locked(struct ksalloc *alloc)
  * reference returned by ksalloc_create(), once the last outstanding frame
  * is back.
  *
- * Context: Process or softirq context.  Must be called once.
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Takes the allocator's lock; sends no IPI.  Must be called once.
  */
 void ksalloc_close(struct ksalloc *alloc)
 {
@@ -1114,12 +1283,8 @@ void ksalloc_close(struct ksalloc *alloc)
 	alloc->dispatch = false;
 	ksalloc_wake_all_locked(alloc);
 	ksalloc_update_bypass_locked(alloc);
-	spin_unlock_bh(&alloc->lock);
-
 	/* From here on every free goes through the lock. */
-	idle = ksalloc_drain(alloc, true);
-
-	spin_lock_bh(&alloc->lock);
+	idle = ksalloc_sweep_locked(alloc);
 	for (i = 0; i < alloc->frames; i++) {
 		u8 old = KSALLOC_FRAME_USER;
 
@@ -1133,6 +1298,8 @@ void ksalloc_close(struct ksalloc *alloc)
 		alloc->handle_put = true;
 		idle = true;
 	}
+	/* A free that missed bypass may still put a frame in a cache. */
+	ksalloc_request_recheck_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
 
 	if (idle)
@@ -1202,12 +1369,14 @@ u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index)
 	return (u64)index * alloc->stride;
 }
 
+/* The slow path of allocate_frame: see ksalloc_take(). */
 static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame)
 {
 	u32 index;
 	int ret;
 
-	ret = ksalloc_alloc_slow(alloc, &index, 1, KSALLOC_FRAME_KERNEL, true, true);
+	ret = ksalloc_take(alloc, &index, 1, KSALLOC_FRAME_KERNEL,
+			   KSALLOC_TAKE_REFILL);
 	*frame = ret < 0 ? NULL : alloc->pool + (size_t)index * alloc->stride;
 	return ret < 0 ? ret : 0;
 }
@@ -1219,17 +1388,22 @@ static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame)
  *
  * The allocate_frame entry of the function table (KStrAllocateFrame).
  * Served from this CPU's cache when it holds a frame, with interrupts off
- * and no atomic instruction; else from the shared stack.  Never waits: when
- * no frame is free anywhere it fails at once.
+ * and one cmpxchg; else from the shared stack or another CPU's cache,
+ * under the allocator's lock.  Never waits, for a frame or for another
+ * CPU: when no frame is free anywhere it fails at once.
  *
- * Context: Process or softirq context; never sleeps.  Not in hardirq.
- * Return: 0, -ENOMEM when no frame is free, -ENODEV once closed.
+ * Context: Process or softirq context (timers, tasklets, NAPI, BH
+ * disabled), interrupts enabled; never sleeps, sends no IPI.  A caller
+ * with interrupts disabled (hardirq, netpoll) is refused with a one-time
+ * warning.
+ * Return: 0; -ENOMEM when no frame is free in the shared stack or in any
+ * CPU's cache; -ENODEV once closed; -EPERM with interrupts disabled.
  */
 int ksalloc_allocate_frame(struct ksalloc *alloc, void **frame)
 {
 	u32 index;
 
-	if (likely(ksalloc_cache_pop(alloc, KSALLOC_FRAME_KERNEL, &index))) {
+	if (likely(ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, &index))) {
 		*frame = alloc->pool + (size_t)index * alloc->stride;
 		return 0;
 	}
@@ -1243,28 +1417,36 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
  * @frame: the frame's address, as returned by an allocation
  *
  * The free_frame entry of the function table (KStrFreeFrame).  The frame
- * goes to this CPU's cache, with interrupts off and one cmpxchg, unless
- * tasks wait: then it goes straight to the oldest of them.  Accepted after
- * ksalloc_close() too.  A pointer that is not an outstanding frame of
- * @alloc (a double free, a foreign pointer) is refused with a rate-limited
- * warning and changes nothing.
+ * goes to this CPU's cache, with interrupts off and no atomic instruction,
+ * unless tasks wait: then it goes straight to the oldest of them.  Accepted
+ * after ksalloc_close() too; the last free of a closed allocator may drop
+ * the last reference, whose release is deferred to a work item.  A
+ * pointer that is not a frame kernel code holds (a double free, a frame
+ * handed to user space, a foreign pointer) is refused with a rate-limited
+ * warning and changes nothing.  Only the holder may free a frame: two
+ * kernel callers freeing one frame at the same moment is a bug that is
+ * not caught.
  *
- * Context: Process or softirq context; never sleeps.  Not in hardirq.
+ * Context: Process or softirq context, also under the caller's spinlocks,
+ * interrupts enabled; never sleeps, sends no IPI.  A caller with
+ * interrupts disabled is refused with a one-time warning, and keeps the
+ * frame.
  */
 void ksalloc_free_frame(struct ksalloc *alloc, void *frame)
 {
 	u32 index = __ksalloc_frame_index(alloc, frame);
+	int ret;
 
 	if (unlikely(index == KSALLOC_NO_FRAME)) {
 		pr_warn_ratelimited("free of %p: not a frame of this allocator\n",
 				    frame);
 		return;
 	}
-	/* A frame the table frees is normally the kernel's: try that state. */
-	if (likely(ksalloc_cache_push(alloc, index, KSALLOC_FRAME_KERNEL)))
+	if (likely(ksalloc_fast_give(alloc, index, KSALLOC_FRAME_KERNEL)))
 		return;
-	if (ksalloc_free_slow(alloc, index))
-		pr_warn_ratelimited("free of frame %u: not allocated (double free?)\n",
+	ret = ksalloc_give_slow(alloc, index, KSALLOC_FRAME_KERNEL);
+	if (ret == -EINVAL)
+		pr_warn_ratelimited("free of frame %u: not held by kernel code (double free?)\n",
 				    index);
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_free_frame, KSALLOC_NS);
@@ -1281,8 +1463,8 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_free_frame, KSALLOC_NS);
  *
  * Context: Process context; may sleep.
  * Return: 0, -EAGAIN when @timeout_jiffies is 0 and no frame is free,
- * -ETIMEDOUT, -ERESTARTSYS on a fatal signal, -ENODEV when the allocator is
- * or gets closed.
+ * -ETIMEDOUT, -EINTR on a fatal signal, -ENODEV when the allocator is or
+ * gets closed.
  */
 int ksalloc_alloc_frame_wait(struct ksalloc *alloc, long timeout_jiffies,
 			     void **frame)
@@ -1300,7 +1482,7 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_alloc_frame_wait, KSALLOC_NS);
 /**
  * ksalloc_frame_to_user() - hand a frame over to user space
  * @alloc: the allocator
- * @frame: an outstanding frame the caller holds
+ * @frame: a frame the caller (kernel code) holds
  *
  * For a driver that fills a frame and passes its index to user space, which
  * frees it through /dev/ksalloc.  From now on the frame is user space's: if
@@ -1308,25 +1490,24 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_alloc_frame_wait, KSALLOC_NS);
  * takes it back.  The caller must not free it any more.
  *
  * Context: Process or softirq context; never sleeps.
- * Return: 0, -EINVAL when @frame is not an outstanding frame of @alloc,
- * -ENODEV once closed (the frame then stays the caller's to free).
+ * Return: 0; -EINVAL when @frame is not a frame that kernel code holds (a
+ * free frame, or one user space holds already); -ENODEV once closed (the
+ * frame then stays the caller's to free).
  */
 int ksalloc_frame_to_user(struct ksalloc *alloc, void *frame)
 {
 	u32 index = ksalloc_frame_index(alloc, frame);
-	u8 old = KSALLOC_FRAME_KERNEL;
 	int ret = 0;
 
 	if (index == KSALLOC_NO_FRAME)
 		return -EINVAL;
 	spin_lock_bh(&alloc->lock);
-	if (READ_ONCE(*ksalloc_state(alloc, index)) == KSALLOC_FRAME_FREE)
+	if (READ_ONCE(*ksalloc_state(alloc, index)) != KSALLOC_FRAME_KERNEL)
 		ret = -EINVAL;
 	else if (alloc->closed)
 		ret = -ENODEV;
-	else if (!try_cmpxchg(ksalloc_state(alloc, index), &old, KSALLOC_FRAME_USER) &&
-		 old != KSALLOC_FRAME_USER)
-		ret = -EINVAL;	/* freed under our feet */
+	else
+		WRITE_ONCE(*ksalloc_state(alloc, index), KSALLOC_FRAME_USER);
 	spin_unlock_bh(&alloc->lock);
 	return ret;
 }
@@ -1434,131 +1615,154 @@ int ksalloc_get_stats(struct ksalloc *alloc, struct ksalloc_stats *stats)
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_get_stats, KSALLOC_NS);
 
-/**
- * ksalloc_poll() - poll for a free frame
- * @alloc: the allocator
- * @file: the file being polled
- * @wait: the poll table
- *
- * A poller that finds no frame on the shared stack turns the caches off
- * until the pollers are gone, and drains them, so that every frame that
- * comes back reaches the stack and wakes it.
- *
- * Context: Process context.
- * Return: EPOLLOUT | EPOLLWRNORM while at least one frame is free, else 0.
- */
-__poll_t ksalloc_poll(struct ksalloc *alloc, struct file *file,
-		      poll_table *wait)
+/* The queue that pollers of @alloc sleep on. */
+wait_queue_head_t *ksalloc_poll_queue(struct ksalloc *alloc)
 {
-	bool ready, arm = false, idle = false;
-
-	poll_wait(file, &alloc->freeframe_wq, wait);
-	spin_lock_bh(&alloc->lock);
-	ready = alloc->nr_free;
-	if (!ready && !alloc->poll_armed) {
-		arm = !alloc->bypass;
-		alloc->poll_armed = true;
-		ksalloc_update_bypass_locked(alloc);
-	}
-	spin_unlock_bh(&alloc->lock);
-
-	if (arm) {
-		idle = ksalloc_drain(alloc, true);
-		spin_lock_bh(&alloc->lock);
-		ready = alloc->nr_free;
-		spin_unlock_bh(&alloc->lock);
-	}
-	if (idle)
-		ksalloc_put(alloc);
-	return ready ? EPOLLOUT | EPOLLWRNORM : 0;
+	return &alloc->freeframe_wq;
 }
 
 /**
- * ksalloc_mmap() - map the pool into user space
+ * ksalloc_poll_ready() - whether a frame is free, for poll()
  * @alloc: the allocator
- * @vma: the mapping; its flags are the caller's business
  *
- * Frame i appears at ksalloc_frame_offset(i) from the start of a mapping
- * at offset 0.
+ * Called after the poller is on ksalloc_poll_queue().  When no frame is
+ * free, arms the pollers' wake-up: the next free wakes them (SPEC 7.4).
  *
- * Context: Process context, mmap lock held.
- * Return: 0, or -ENXIO when the mapping is larger than the pool.
+ * Context: Process context; never sleeps.
+ * Return: true while at least one frame is free (on the stack or in a cache).
  */
-int ksalloc_mmap(struct ksalloc *alloc, struct vm_area_struct *vma)
+bool ksalloc_poll_ready(struct ksalloc *alloc)
 {
-	return vm_map_pages(vma, alloc->pages, alloc->nr_pages);
+	bool ready, idle = false;
+
+	/*
+	 * Pairs with the cmpxchg of the take in ksalloc_fast_take(): either
+	 * it sees this poller queued, or this sees its cache empty.
+	 */
+	smp_mb();
+	spin_lock_bh(&alloc->lock);
+	if (alloc->bypass)
+		idle = ksalloc_sweep_locked(alloc);
+	ready = alloc->nr_free ||
+		(list_empty(&alloc->waiters) && ksalloc_cache_frames(alloc->cache));
+	if (!ready)
+		ksalloc_arm_poll_locked(alloc);
+	spin_unlock_bh(&alloc->lock);
+	if (idle)
+		ksalloc_put(alloc);
+	return ready;
+}
+
+/* The pages of the pool, for mmap(): page i maps pool byte i * PAGE_SIZE. */
+struct page **ksalloc_pool_pages(struct ksalloc *alloc, unsigned int *nr)
+{
+	*nr = alloc->nr_pages;
+	return alloc->pages;
 }
 
 /*
- * A CPU is gone: its caches go back to their allocators.  Runs on another
- * CPU once the dead one no longer runs anything, so its caches can be read
- * directly.
+ * A CPU is gone: its caches go back to their allocators, in one pass over
+ * them.  Runs on another CPU once the dead one no longer runs anything.
+ * (The frames in a dead CPU's cache were free all along: any allocation
+ * may take them.  This only stops them from lingering there.)
  */
 static int ksalloc_cpu_dead(unsigned int cpu)
 {
-	struct ksalloc_drain req;
-	struct ksalloc *alloc, *found;
+	struct ksalloc *alloc;
 	bool idle;
-	u32 i;
 
-	do {
-		found = NULL;
-		spin_lock_bh(&ksalloc_all_lock);
-		list_for_each_entry(alloc, &ksalloc_all, node) {
-			if (READ_ONCE(per_cpu_ptr(alloc->cache, cpu)->count) &&
-			    kref_get_unless_zero(&alloc->ref)) {
-				found = alloc;
-				break;
-			}
-		}
-		spin_unlock_bh(&ksalloc_all_lock);
-		if (!found)
-			break;
-
-		idle = false;
-		spin_lock_bh(&found->drain_lock);
-		ksalloc_cache_empty(per_cpu_ptr(found->cache, cpu), &req);
-		spin_lock(&found->lock);
-		for (i = 0; i < req.n; i++)
-			idle |= ksalloc_give_locked(found, req.idx[i]);
-		spin_unlock(&found->lock);
-		spin_unlock_bh(&found->drain_lock);
+	mutex_lock(&ksalloc_all_lock);
+	list_for_each_entry(alloc, &ksalloc_all, node) {
+		ksalloc_hotplug_steps++;
+		if (!ksalloc_cache_count(per_cpu_ptr(alloc->cache, cpu)))
+			continue;
+		spin_lock_bh(&alloc->lock);
+		idle = ksalloc_sweep_cpu_locked(alloc, cpu);
+		spin_unlock_bh(&alloc->lock);
+		/* Only queues the release: the list stays as it is. */
 		if (idle)
-			ksalloc_put(found);
-		ksalloc_put(found);
-	} while (found);
+			ksalloc_put(alloc);
+		cond_resched();
+	}
+	mutex_unlock(&ksalloc_all_lock);
 	return 0;
 }
 
-/* Called by the module's init: the CPU hotplug callback. */
+/* Called by the module's init: the work queue and the hotplug callback. */
 int ksalloc_core_init(void)
 {
-	int ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "misc/ksalloc:dead",
-					    NULL, ksalloc_cpu_dead);
+	int ret;
 
-	if (ret < 0)
+	ksalloc_wq = alloc_workqueue("ksalloc", WQ_MEM_RECLAIM, 0);
+	if (!ksalloc_wq)
+		return -ENOMEM;
+	ret = cpuhp_setup_state_nocalls(CPUHP_BP_PREPARE_DYN, "misc/ksalloc:dead",
+					NULL, ksalloc_cpu_dead);
+	if (ret < 0) {
+		destroy_workqueue(ksalloc_wq);
 		return ret;
+	}
 	ksalloc_hp_state = ret;
 	return 0;
 }
 
+/*
+ * Called by the module's exit, when no allocator is referenced any more:
+ * waits for the last rechecks and releases.  Pools whose pages someone
+ * else still holds are left to those holders: the pages are theirs now.
+ */
 void ksalloc_core_exit(void)
 {
+	struct ksalloc *alloc, *tmp;
+
 	cpuhp_remove_state_nocalls(ksalloc_hp_state);
+	rcu_barrier();
+	flush_workqueue(ksalloc_wq);
+	cancel_delayed_work_sync(&ksalloc_reap_work);
+	list_for_each_entry_safe(alloc, tmp, &ksalloc_reaped, node) {
+		list_del(&alloc->node);
+		ksalloc_free_pool(alloc);
+	}
+	destroy_workqueue(ksalloc_wq);
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)
-/* Pool bytes held by all allocators now. */
+/* Bytes held by all allocators now. */
 u64 ksalloc_charged_bytes(void)
 {
 	return atomic64_read(&ksalloc_total_bytes);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_charged_bytes);
 
+/* Waits until every release asked for so far is done, and reaps. */
+void ksalloc_flush_releases(void)
+{
+	rcu_barrier();
+	flush_workqueue(ksalloc_wq);
+	ksalloc_reap(NULL);
+}
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_flush_releases);
+
+/* Runs the CPU hotplug callback for @cpu; returns the allocators it saw. */
+unsigned long ksalloc_hotplug_pass(unsigned int cpu)
+{
+	unsigned long before;
+
+	mutex_lock(&ksalloc_all_lock);
+	before = ksalloc_hotplug_steps;
+	mutex_unlock(&ksalloc_all_lock);
+	ksalloc_cpu_dead(cpu);
+	mutex_lock(&ksalloc_all_lock);
+	before = ksalloc_hotplug_steps - before;
+	mutex_unlock(&ksalloc_all_lock);
+	return before;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_hotplug_pass);
+
 /* Frames in the cache of @cpu now. */
 u32 ksalloc_cached_frames(struct ksalloc *alloc, int cpu)
 {
-	return READ_ONCE(per_cpu_ptr(alloc->cache, cpu)->count);
+	return ksalloc_cache_count(per_cpu_ptr(alloc->cache, cpu));
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_cached_frames);
 
@@ -1574,7 +1778,7 @@ static bool ksalloc_check_free(struct ksalloc *alloc, unsigned long *seen, u32 f
  * Checks, while nobody allocates or frees, that every frame is in exactly
  * one place: free with state FREE, once, on the shared stack or in one
  * cache; or out, with state KERNEL or USER.  Also that no waiter is queued
- * while a frame is free.  Returns 0 or -EUCLEAN.
+ * while a frame is on the stack.  Returns 0 or -EUCLEAN.
  */
 int ksalloc_check_invariants(struct ksalloc *alloc)
 {
@@ -1586,8 +1790,7 @@ int ksalloc_check_invariants(struct ksalloc *alloc)
 	if (!seen)
 		return -ENOMEM;
 
-	spin_lock_bh(&alloc->drain_lock);
-	spin_lock(&alloc->lock);
+	spin_lock_bh(&alloc->lock);
 	for (i = 0; i < alloc->frames; i++) {
 		u8 st = READ_ONCE(*ksalloc_state(alloc, i));
 
@@ -1597,26 +1800,26 @@ int ksalloc_check_invariants(struct ksalloc *alloc)
 	}
 	if (alloc->nr_free > alloc->frames ||
 	    (alloc->nr_free && !list_empty(&alloc->waiters)) ||
-	    nfree != alloc->nr_free + ksalloc_cached(alloc))
+	    nfree != alloc->nr_free + ksalloc_cache_frames(alloc->cache))
 		ret = -EUCLEAN;
 	for (i = 0; !ret && i < alloc->nr_free; i++)
 		if (!ksalloc_check_free(alloc, seen, alloc->free_stack[i]))
 			ret = -EUCLEAN;
 	for_each_possible_cpu(cpu) {
 		struct ksalloc_cache *c = per_cpu_ptr(alloc->cache, cpu);
+		u32 head = READ_ONCE(c->head), n = ksalloc_cache_count(c);
 
-		for (i = 0; !ret && i < READ_ONCE(c->count); i++)
-			if (!ksalloc_check_free(alloc, seen, c->idx[i]))
+		if (n > KSALLOC_CACHE_SIZE)
+			ret = -EUCLEAN;
+		for (i = 0; !ret && i < n; i++)
+			if (!ksalloc_check_free(alloc, seen,
+						c->idx[(head + i) & KSALLOC_CACHE_MASK]))
 				ret = -EUCLEAN;
 	}
-	spin_unlock(&alloc->lock);
-	spin_unlock_bh(&alloc->drain_lock);
+	spin_unlock_bh(&alloc->lock);
 
 	bitmap_free(seen);
 	return ret;
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_check_invariants);
 #endif
-
-MODULE_DESCRIPTION("Kernel Streaming style stream allocator");
-MODULE_LICENSE("GPL");

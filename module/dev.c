@@ -40,6 +40,7 @@
 #include <linux/file.h>
 #include <linux/fs.h>
 #include <linux/jiffies.h>
+#include <linux/memcontrol.h>
 #include <linux/kernel.h>
 #include <linux/miscdevice.h>
 #include <linux/mm.h>
@@ -47,6 +48,7 @@
 #include <linux/mutex.h>
 #include <linux/poll.h>
 #include <linux/sched.h>
+#include <linux/sched/mm.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -55,10 +57,6 @@
 
 #include "compat.h"
 #include "ksalloc_internal.h"
-
-static umode_t ksalloc_mode = 0600;
-module_param_named(mode, ksalloc_mode, ushort, 0444);
-MODULE_PARM_DESC(mode, "Permissions of /dev/ksalloc (default 0600)");
 
 /*
  * FREE_BATCH reads the caller's indices in chunks of this many, so that a
@@ -74,12 +72,15 @@ MODULE_PARM_DESC(mode, "Permissions of /dev/ksalloc (default 0600)");
  *         smp_store_release(); read without the lock with smp_load_acquire()
  *         (ksalloc_handle_alloc()), which is all the hot ioctls need: the
  *         allocator then lives until the release of the file.
+ * @memcg: the opener's memory cgroup, which the framing is charged to
+ *         (SPEC 7.8), whoever calls SET_FRAMING; a reference, or NULL
  * @kptr_ok: the opener could see raw kernel pointers (ksalloc_kptr_visible()
  *           at open time, like /proc/kallsyms judges by the opener)
  */
 struct ksalloc_handle {
 	struct mutex lock;		/* serialises SET_FRAMING (@alloc's writer) */
 	struct ksalloc *alloc;
+	struct mem_cgroup *memcg;
 	bool kptr_ok;
 };
 
@@ -137,6 +138,7 @@ static long ksalloc_ioctl_set_framing(struct ksalloc_handle *h,
 				      void __user *argp)
 {
 	struct ksalloc_framing framing;
+	struct mem_cgroup *old;
 	struct ksalloc *alloc;
 	long ret = 0;
 
@@ -148,8 +150,13 @@ static long ksalloc_ioctl_set_framing(struct ksalloc_handle *h,
 		ret = -EBUSY;
 		goto out_unlock;
 	}
-	/* Validates the framing; a refused one leaves the handle as it was. */
+	/*
+	 * Validates the framing; a refused one leaves the handle as it was.
+	 * Everything it allocates is charged to the opener's memory cgroup.
+	 */
+	old = set_active_memcg(h->memcg);
 	alloc = ksalloc_create(&framing);
+	set_active_memcg(old);
 	if (IS_ERR(alloc)) {
 		ret = PTR_ERR(alloc);
 		goto out_unlock;
@@ -239,7 +246,10 @@ static long ksalloc_ioctl_alloc(struct file *file, struct ksalloc *alloc,
 	if (ksalloc_put_frame(argp, frame.index, frame.offset))
 		return -EFAULT;
 
-	/* -EAGAIN, -ETIMEDOUT, -ERESTARTSYS or -ENODEV as they come. */
+	/*
+	 * -EAGAIN, -ETIMEDOUT, -EINTR or -ENODEV as they come: a signal ends
+	 * the wait with -EINTR, never a restart (SPEC 7.3).
+	 */
 	ret = ksalloc_wait_index(alloc, timeout, TASK_INTERRUPTIBLE, true, &index);
 	if (ret)
 		return ret;
@@ -249,7 +259,7 @@ static long ksalloc_ioctl_alloc(struct file *file, struct ksalloc *alloc,
 		 * Nobody learnt of the frame (the buffer was unmapped under
 		 * us): give it back, so none is lost.
 		 */
-		ksalloc_free_index(alloc, index);
+		ksalloc_free_user(alloc, index);
 		return -EFAULT;
 	}
 	return 0;
@@ -267,7 +277,7 @@ static long ksalloc_ioctl_free(struct ksalloc *alloc, void __user *argp)
 		return -EFAULT;
 	if (frame.flags)
 		return -EINVAL;
-	return ksalloc_free_index(alloc, frame.index);
+	return ksalloc_free_user(alloc, frame.index);
 }
 
 /*
@@ -318,7 +328,7 @@ static long ksalloc_ioctl_alloc_batch(struct ksalloc *alloc, void __user *argp)
 		 * in reverse, so that the free stack ends up as it was.
 		 */
 		while (done--)
-			ksalloc_free_index(alloc, indices[done]);
+			ksalloc_free_user(alloc, indices[done]);
 		ret = -EFAULT;
 	}
 	kvfree(indices);
@@ -350,7 +360,7 @@ static long ksalloc_ioctl_free_batch(struct ksalloc *alloc, void __user *argp)
 			ret = -EFAULT;
 			break;
 		}
-		i = ksalloc_free_many(alloc, chunk, n);
+		i = ksalloc_free_user_many(alloc, chunk, n);
 		done += i;
 		if (i < n)
 			ret = -EINVAL;
@@ -377,6 +387,8 @@ static long ksalloc_ioctl_get_stats(struct ksalloc *alloc, void __user *argp)
 /*
  * The command number encodes the size of its struct, so a caller with a
  * struct of another size asks for a command that does not exist: -ENOTTY.
+ * Everything but the two reports needs a descriptor open for writing
+ * (SPEC 7.2): -EBADF on a read-only one.
  */
 static long ksalloc_dev_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long arg)
@@ -386,25 +398,39 @@ static long ksalloc_dev_ioctl(struct file *file, unsigned int cmd,
 	void __user *argp = (void __user *)arg;
 
 	switch (cmd) {
-	case KSALLOC_IOC_SET_FRAMING:
-		return ksalloc_ioctl_set_framing(h, argp);
 	case KSALLOC_IOC_GET_STATUS:
 		return alloc ? ksalloc_ioctl_get_status(alloc, argp) : -EBADFD;
-	case KSALLOC_IOC_GET_FUNCTIONTABLE:
-		return alloc ? ksalloc_ioctl_get_functiontable(h, alloc, argp) :
-			       -EBADFD;
-	case KSALLOC_IOC_ALLOC:
-		return alloc ? ksalloc_ioctl_alloc(file, alloc, argp) : -EBADFD;
-	case KSALLOC_IOC_FREE:
-		return alloc ? ksalloc_ioctl_free(alloc, argp) : -EBADFD;
-	case KSALLOC_IOC_ALLOC_BATCH:
-		return alloc ? ksalloc_ioctl_alloc_batch(alloc, argp) : -EBADFD;
-	case KSALLOC_IOC_FREE_BATCH:
-		return alloc ? ksalloc_ioctl_free_batch(alloc, argp) : -EBADFD;
 	case KSALLOC_IOC_GET_STATS:
 		return alloc ? ksalloc_ioctl_get_stats(alloc, argp) : -EBADFD;
+	case KSALLOC_IOC_SET_FRAMING:
+	case KSALLOC_IOC_GET_FUNCTIONTABLE:
+	case KSALLOC_IOC_ALLOC:
+	case KSALLOC_IOC_FREE:
+	case KSALLOC_IOC_ALLOC_BATCH:
+	case KSALLOC_IOC_FREE_BATCH:
+		break;
 	default:
 		return -ENOTTY;
+	}
+
+	if (!(file->f_mode & FMODE_WRITE))
+		return -EBADF;
+	if (cmd == KSALLOC_IOC_SET_FRAMING)
+		return ksalloc_ioctl_set_framing(h, argp);
+	if (!alloc)
+		return -EBADFD;
+
+	switch (cmd) {
+	case KSALLOC_IOC_GET_FUNCTIONTABLE:
+		return ksalloc_ioctl_get_functiontable(h, alloc, argp);
+	case KSALLOC_IOC_ALLOC:
+		return ksalloc_ioctl_alloc(file, alloc, argp);
+	case KSALLOC_IOC_FREE:
+		return ksalloc_ioctl_free(alloc, argp);
+	case KSALLOC_IOC_ALLOC_BATCH:
+		return ksalloc_ioctl_alloc_batch(alloc, argp);
+	default:
+		return ksalloc_ioctl_free_batch(alloc, argp);
 	}
 }
 
@@ -415,6 +441,8 @@ static long ksalloc_dev_ioctl(struct file *file, unsigned int cmd,
 static int ksalloc_dev_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	struct ksalloc *alloc = ksalloc_handle_alloc(file->private_data);
+	struct page **pages;
+	unsigned int nr;
 
 	if (!alloc)
 		return -EBADFD;
@@ -423,17 +451,23 @@ static int ksalloc_dev_mmap(struct file *file, struct vm_area_struct *vma)
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
 	ksalloc_vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
-	return ksalloc_mmap(alloc, vma);
+	pages = ksalloc_pool_pages(alloc, &nr);
+	return vm_map_pages(vma, pages, nr);
 }
 
-/* EPOLLOUT | EPOLLWRNORM while a frame is free; EPOLLERR until framed. */
+/*
+ * EPOLLOUT | EPOLLWRNORM while a frame is free; EPOLLERR until framed.
+ * Every transition from no free frame to one wakes the queue, for poll,
+ * select, epoll (edge- or level-triggered) and io_uring alike.
+ */
 static __poll_t ksalloc_dev_poll(struct file *file, poll_table *wait)
 {
 	struct ksalloc *alloc = ksalloc_handle_alloc(file->private_data);
 
 	if (!alloc)
 		return EPOLLERR;
-	return ksalloc_poll(alloc, file, wait);
+	poll_wait(file, ksalloc_poll_queue(alloc), wait);
+	return ksalloc_poll_ready(alloc) ? EPOLLOUT | EPOLLWRNORM : 0;
 }
 
 static int ksalloc_dev_open(struct inode *inode, struct file *file)
@@ -448,6 +482,7 @@ static int ksalloc_dev_open(struct inode *inode, struct file *file)
 	if (!h)
 		return -ENOMEM;
 	mutex_init(&h->lock);
+	h->memcg = get_mem_cgroup_from_mm(current->mm);
 	h->kptr_ok = ksalloc_kptr_visible();
 	file->private_data = h;
 	return 0;
@@ -464,6 +499,7 @@ static int ksalloc_dev_release(struct inode *inode, struct file *file)
 
 	if (h->alloc)
 		ksalloc_close(h->alloc);
+	mem_cgroup_put(h->memcg);
 	mutex_destroy(&h->lock);
 	kfree(h);
 	return 0;
@@ -588,28 +624,14 @@ err_free_handle:
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_kunit_file);
 #endif
 
-static int __init ksalloc_init(void)
+/* Called by the module's init and exit (main.c). */
+int ksalloc_dev_init(void)
 {
-	int ret;
-
-	if (ksalloc_mode & ~0777) {
-		pr_err("mode %#o is not a permission mask\n", ksalloc_mode);
-		return -EINVAL;
-	}
-	ret = ksalloc_core_init();
-	if (ret)
-		return ret;
-	ksalloc_misc.mode = ksalloc_mode;
-	ret = misc_register(&ksalloc_misc);
-	if (ret)
-		ksalloc_core_exit();
-	return ret;
+	ksalloc_misc.mode = ksalloc_dev_mode;
+	return misc_register(&ksalloc_misc);
 }
-module_init(ksalloc_init);
 
-static void __exit ksalloc_exit(void)
+void ksalloc_dev_exit(void)
 {
 	misc_deregister(&ksalloc_misc);
-	ksalloc_core_exit();
 }
-module_exit(ksalloc_exit);

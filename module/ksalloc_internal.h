@@ -2,35 +2,50 @@
 /*
  * ksalloc - what the core offers the rest of ksalloc.ko (and KUnit)
  *
- * The character device speaks in frame indices, not pointers, and waits
- * interruptibly; these helpers give it that without exposing the core's
- * data structure.  Nothing here is exported to other modules except, under
- * CONFIG_KUNIT, into the EXPORTED_FOR_KUNIT_TESTING namespace.
+ * The character device speaks in frame indices, not pointers, tells user
+ * space's frames from the kernel's, and waits interruptibly; these helpers
+ * give it that without exposing the core's data structure.  Nothing here
+ * is exported to other modules except, under CONFIG_KUNIT, into the
+ * EXPORTED_FOR_KUNIT_TESTING namespace.
  */
 #ifndef _KSALLOC_INTERNAL_H
 #define _KSALLOC_INTERNAL_H
 
 #include <linux/ksalloc.h>
-#include <linux/poll.h>
+#include <linux/types.h>
+#include <linux/wait.h>
 
-struct vm_area_struct;
+struct page;
+
+/* The module parameters (main.c). */
+extern umode_t ksalloc_dev_mode;
+extern unsigned int ksalloc_max_frames;
+extern unsigned int ksalloc_max_frame_size;
+extern unsigned long ksalloc_max_pool_bytes;
+extern unsigned long ksalloc_max_total_bytes;
 
 int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index);
-int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count);
 int ksalloc_free_index(struct ksalloc *alloc, u32 index);
-u32 ksalloc_free_many(struct ksalloc *alloc, const u32 *indices, u32 n);
+int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count);
+int ksalloc_free_user(struct ksalloc *alloc, u32 index);
+u32 ksalloc_free_user_many(struct ksalloc *alloc, const u32 *indices, u32 n);
 int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 		       bool user, u32 *index);
 u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index);
 bool ksalloc_dispatch_active(struct ksalloc *alloc);
-__poll_t ksalloc_poll(struct ksalloc *alloc, struct file *file,
-		      poll_table *wait);
-int ksalloc_mmap(struct ksalloc *alloc, struct vm_area_struct *vma);
+wait_queue_head_t *ksalloc_poll_queue(struct ksalloc *alloc);
+bool ksalloc_poll_ready(struct ksalloc *alloc);
+struct page **ksalloc_pool_pages(struct ksalloc *alloc, unsigned int *nr);
+
 int ksalloc_core_init(void);
 void ksalloc_core_exit(void);
+int ksalloc_dev_init(void);
+void ksalloc_dev_exit(void);
 
 #if IS_ENABLED(CONFIG_KUNIT)
 u64 ksalloc_charged_bytes(void);
+void ksalloc_flush_releases(void);
+unsigned long ksalloc_hotplug_pass(unsigned int cpu);
 int ksalloc_check_invariants(struct ksalloc *alloc);
 u32 ksalloc_cached_frames(struct ksalloc *alloc, int cpu);
 struct file *ksalloc_kunit_file(const struct ksalloc_framing *framing);

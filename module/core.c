@@ -1298,8 +1298,12 @@ void ksalloc_close(struct ksalloc *alloc)
 		alloc->handle_put = true;
 		idle = true;
 	}
-	/* A free that missed bypass may still put a frame in a cache. */
-	ksalloc_request_recheck_locked(alloc);
+	/*
+	 * A free that missed bypass may still put a frame in a cache; but
+	 * with every frame on the stack, no free can be under way.
+	 */
+	if (!alloc->handle_put)
+		ksalloc_request_recheck_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
 
 	if (idle)
@@ -1734,10 +1738,14 @@ u64 ksalloc_charged_bytes(void)
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_charged_bytes);
 
-/* Waits until every release asked for so far is done, and reaps. */
-void ksalloc_flush_releases(void)
+/*
+ * Waits until every release asked for so far is done, and reaps; with
+ * @rcu, also those that a pending recheck will ask for.
+ */
+void ksalloc_flush_releases(bool rcu)
 {
-	rcu_barrier();
+	if (rcu)
+		rcu_barrier();
 	flush_workqueue(ksalloc_wq);
 	ksalloc_reap(NULL);
 }

@@ -44,7 +44,7 @@ void ksalloc_dev_exit(void);
 
 #if IS_ENABLED(CONFIG_KUNIT)
 u64 ksalloc_charged_bytes(void);
-void ksalloc_flush_releases(void);
+void ksalloc_flush_releases(bool rcu);
 unsigned long ksalloc_hotplug_pass(unsigned int cpu);
 int ksalloc_check_invariants(struct ksalloc *alloc);
 u32 ksalloc_cached_frames(struct ksalloc *alloc, int cpu);

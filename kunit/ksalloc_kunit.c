@@ -2115,6 +2115,66 @@ static void ksalloc_who_frees_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
 }
 
+struct ksalloc_poll_probe {
+	struct wait_queue_entry wq;
+	atomic_t wakes;
+};
+
+static int ksalloc_poll_probe_wake(struct wait_queue_entry *wq,
+				   unsigned int mode, int sync, void *key)
+{
+	struct ksalloc_poll_probe *p = container_of(wq, struct ksalloc_poll_probe, wq);
+
+	atomic_inc(&p->wakes);
+	return 0;
+}
+
+/*
+ * SPEC 7.4: a poller that stays registered (as a level- or edge-triggered
+ * epoll entry does) is woken by the free that follows every moment with no
+ * free frame, once, also when nobody polled in between (the allocation
+ * that took the last frame arms it); and after that wake-up the caches
+ * work again.
+ */
+static void ksalloc_poll_edges_test(struct kunit *test)
+{
+	struct ksalloc *alloc = ksalloc_test_create(test, 4, 64, 0, 0);
+	struct ksalloc_poll_probe *p = kunit_kzalloc(test, sizeof(*p), GFP_KERNEL);
+	cpumask_var_t saved;
+	int cpu, round, i, w;
+	void *f[4];
+
+	KUNIT_ASSERT_NOT_NULL(test, p);
+	KUNIT_ASSERT_TRUE(test, alloc_cpumask_var(&saved, GFP_KERNEL));
+	cpumask_copy(saved, current->cpus_ptr);
+	cpu = cpumask_first(cpu_online_mask);
+	KUNIT_ASSERT_EQ(test, 0, set_cpus_allowed_ptr(current, cpumask_of(cpu)));
+	init_waitqueue_func_entry(&p->wq, ksalloc_poll_probe_wake);
+	add_wait_queue(ksalloc_poll_queue(alloc), &p->wq);
+
+	for (round = 0; round < 4; round++) {
+		for (i = 0; i < 4; i++)
+			KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &f[i]));
+		/* Every other round, a poller also looks and finds nothing. */
+		if (round & 1)
+			KUNIT_EXPECT_FALSE(test, ksalloc_poll_ready(alloc));
+		w = atomic_read(&p->wakes);
+		ksalloc_free_frame(alloc, f[0]);
+		KUNIT_EXPECT_EQ_MSG(test, atomic_read(&p->wakes), w + 1, "round %d", round);
+		KUNIT_EXPECT_TRUE(test, ksalloc_poll_ready(alloc));
+		for (i = 1; i < 4; i++)
+			ksalloc_free_frame(alloc, f[i]);
+		/* No more wake-ups, and the frees went to this CPU's cache. */
+		KUNIT_EXPECT_EQ(test, atomic_read(&p->wakes), w + 1);
+		KUNIT_EXPECT_GT(test, ksalloc_cached_frames(alloc, cpu), 0);
+		KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+	}
+
+	remove_wait_queue(ksalloc_poll_queue(alloc), &p->wq);
+	set_cpus_allowed_ptr(current, saved);
+	free_cpumask_var(saved);
+}
+
 /* ---- fault injection ------------------------------------------------------- */
 
 #if IS_ENABLED(CONFIG_FAULT_INJECTION_DEBUG_FS) && IS_ENABLED(CONFIG_FAILSLAB) && \
@@ -2316,6 +2376,7 @@ static struct kunit_case ksalloc_test_cases[] = {
 	KUNIT_CASE(ksalloc_budget_metadata_test),
 	KUNIT_CASE(ksalloc_irqs_off_refused_test),
 	KUNIT_CASE(ksalloc_who_frees_test),
+	KUNIT_CASE(ksalloc_poll_edges_test),
 	{}
 };
 

@@ -1192,8 +1192,10 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	spin_lock_bh(&alloc->lock);
 	if (alloc->closed || ksalloc_pop_locked(alloc, index, 1, kind)) {
 		ret = alloc->closed ? -ENODEV : 0;
-		if (!ret)
+		if (!ret) {
 			alloc->stats.allocs++;
+			ksalloc_note_empty_locked(alloc);
+		}
 		spin_unlock_bh(&alloc->lock);
 		return ret;
 	}

@@ -41,12 +41,17 @@ struct ksalloc;
 /**
  * struct ksalloc_function_table - the DISPATCH interface of an allocator
  * @allocate_frame: take a free frame without sleeping; 0, -ENOMEM when none
- *                  is free, -ENODEV once the allocator is closed.
- * @free_frame: give a frame back without sleeping; hands it straight to the
- *              oldest waiter, if any.
+ *                  is free anywhere, -ENODEV once the allocator is closed,
+ *                  -EPERM when called with interrupts disabled.
+ * @free_frame: give a frame kernel code holds back without sleeping; hands
+ *              it straight to the oldest waiter, if any.
  *
  * The Linux form of KSSTREAMALLOCATOR_FUNCTIONTABLE.  Both calls work in
- * process context and in softirq context, never in hardirq context.
+ * process context and in softirq context (timers, tasklets, NAPI, BH
+ * disabled), with interrupts enabled; neither waits for another CPU.
+ * Callers with interrupts disabled (hardirq handlers, netpoll) are refused
+ * with a one-time warning: allocate_frame fails, free_frame leaves the
+ * frame with the caller.
  */
 struct ksalloc_function_table {
 	int  (*allocate_frame)(struct ksalloc *alloc, void **frame);

@@ -30,8 +30,11 @@
  * saw (with acquire) head > slot, that is after some cmpxchg moved head
  * past it; any taker that read the slot before then and still expects
  * that old head fails its cmpxchg.  Takers run with interrupts off, so
- * between their read of head and their cmpxchg head cannot travel 2^32
- * slots and come back (no ABA).
+ * that head would have to travel 2^32 slots during one short window (an
+ * NMI or a preempted vCPU can stretch it, not that far) to fool their
+ * cmpxchg (ABA).  Head is read with acquire before tail, and again after
+ * a failed cmpxchg, so that a taker never pairs a new head with an old
+ * tail on a weakly ordered CPU.
  *
  * Why this makes -ENOMEM exact without asking any CPU for help (no entry
  * point may wait for another CPU outside task context, so there is no IPI
@@ -111,11 +114,13 @@ u32 ksalloc_cache_steal(struct ksalloc_cache __percpu *pc, u32 *idx, u32 max,
 	u32 sum = 0, t, n;
 	int start, cpu;
 
-	local_irq_save(flags);
-	start = smp_processor_id();
+	start = raw_smp_processor_id();
 	cpu = start;
 	do {
+		/* Interrupts off for one take at a time, not for the scan. */
+		local_irq_save(flags);
 		n = ksalloc_cache_take(per_cpu_ptr(pc, cpu), idx, max, &t);
+		local_irq_restore(flags);
 		if (n)
 			break;
 		sum += t;
@@ -123,7 +128,6 @@ u32 ksalloc_cache_steal(struct ksalloc_cache __percpu *pc, u32 *idx, u32 max,
 		if (cpu >= nr_cpu_ids)
 			cpu = cpumask_first(cpu_possible_mask);
 	} while (cpu != start);
-	local_irq_restore(flags);
 	*tails = sum;
 	return n;
 }

@@ -12,6 +12,7 @@
 
 #include <linux/atomic.h>
 #include <linux/compiler.h>
+#include <linux/minmax.h>
 #include <linux/percpu.h>
 #include <linux/types.h>
 
@@ -44,19 +45,30 @@ struct ksalloc_cache {
 /*
  * Takes up to @max frames from the head of @c into @idx, with one cmpxchg.
  * Any CPU, interrupts off (so that the window between reading the head and
- * the cmpxchg is short and cannot see the head wrap).  Returns how many
- * were taken; when none, *@tail is the tail seen with the ring empty, for
- * ksalloc_cache_tails().
+ * the cmpxchg is short: the head would have to move 2^32 slots during one
+ * such window to come back, ABA).  Returns how many were taken; when none,
+ * *@tail is the tail seen with the ring empty, for ksalloc_cache_tails().
  */
 static __always_inline u32 ksalloc_cache_take(struct ksalloc_cache *c,
 					      u32 *idx, u32 max, u32 *tail)
 {
-	u32 head = READ_ONCE(c->head), t, n, i;
+	u32 head, t, n, i;
 
-	do {
+	/*
+	 * Acquire: the head is read before the tail, on every architecture;
+	 * a head newer than the tail would look like a ring of 2^32 frames.
+	 */
+	head = smp_load_acquire(&c->head);
+	for (;;) {
 		/* Pairs with the release in ksalloc_cache_push(): slots written. */
 		t = smp_load_acquire(&c->tail);
-		n = min(t - head, max);
+		n = t - head;
+		if (unlikely(n > KSALLOC_CACHE_SIZE)) {
+			/* The head moved on since it was read: read it again. */
+			head = smp_load_acquire(&c->head);
+			continue;
+		}
+		n = min(n, max);
 		if (!n) {
 			*tail = t;
 			return 0;
@@ -67,8 +79,11 @@ static __always_inline u32 ksalloc_cache_take(struct ksalloc_cache *c,
 		 * A slot is written again only once the head passed it, and
 		 * then this cmpxchg fails: what was read is what was taken.
 		 */
-	} while (!try_cmpxchg(&c->head, &head, head + n));
-	return n;
+		if (try_cmpxchg(&c->head, &head, head + n))
+			return n;
+		/* A failed cmpxchg orders nothing: read the head again. */
+		head = smp_load_acquire(&c->head);
+	}
 }
 
 /*
@@ -121,7 +136,10 @@ static __always_inline void ksalloc_cache_push(struct ksalloc_cache *c, u32 inde
 /* Frames in @c now; a snapshot, exact only while its CPU is idle. */
 static inline u32 ksalloc_cache_count(struct ksalloc_cache *c)
 {
-	return READ_ONCE(c->tail) - READ_ONCE(c->head);
+	/* Acquire: the head first, so that the difference is never negative. */
+	u32 head = smp_load_acquire(&c->head);
+
+	return min_t(u32, READ_ONCE(c->tail) - head, KSALLOC_CACHE_SIZE);
 }
 
 u32 ksalloc_cache_fill(struct ksalloc_cache *c, const u32 *idx, u32 n);

@@ -41,4 +41,12 @@ static inline void ksalloc_vm_flags_mod(struct vm_area_struct *vma,
 }
 #endif
 
+/*
+ * call_rcu_hurry() came in 6.2 with lazy RCU callbacks; before, every
+ * callback was as prompt as it is.
+ */
+#if LINUX_VERSION_CODE < KERNEL_VERSION(6, 2, 0)
+#define call_rcu_hurry call_rcu
+#endif
+
 #endif /* _KSALLOC_COMPAT_H */

@@ -239,6 +239,11 @@ static unsigned long ksalloc_hotplug_steps;
 static int ksalloc_hp_state;
 /* runs the releases and ksalloc_reap() */
 static struct workqueue_struct *ksalloc_wq;
+/*
+ * Rechecks queued with call_rcu_hurry(), for module exit: a recheck can
+ * queue itself again, which rcu_barrier() alone does not wait for.
+ */
+static atomic_t ksalloc_rechecks = ATOMIC_INIT(0);
 
 static void ksalloc_reap(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ksalloc_reap_work, ksalloc_reap);
@@ -297,8 +302,14 @@ static int ksalloc_check_framing(const struct ksalloc_framing *f,
 	l->stride = st;
 	l->pool = PAGE_ALIGN(total);
 	l->state = roundup_pow_of_two((unsigned long)f->frames);
+	/*
+	 * The kernel mapping of the pool costs its page tables (one page of
+	 * entries per PTRS_PER_PTE pages) and its vm_struct and vmap_area.
+	 */
 	l->pool_cost = l->pool + sizeof(struct ksalloc) +
-		       ksalloc_kv_bytes((l->pool >> PAGE_SHIFT) * sizeof(struct page *));
+		       ksalloc_kv_bytes((l->pool >> PAGE_SHIFT) * sizeof(struct page *)) +
+		       DIV_ROUND_UP(l->pool >> PAGE_SHIFT, PTRS_PER_PTE) * PAGE_SIZE +
+		       sizeof(struct vm_struct) + sizeof(struct vmap_area);
 	l->meta_cost = ksalloc_kv_bytes((size_t)f->frames * sizeof(u32)) +
 		       ksalloc_kv_bytes(l->state) +
 		       (size_t)num_possible_cpus() * sizeof(struct ksalloc_cache);
@@ -505,6 +516,11 @@ static void ksalloc_release_work(struct work_struct *work)
 {
 	struct ksalloc *alloc = container_of(work, struct ksalloc, release);
 
+	/* Off the list first: the hotplug callback reads the caches. */
+	mutex_lock(&ksalloc_all_lock);
+	list_del(&alloc->node);
+	mutex_unlock(&ksalloc_all_lock);
+
 	vunmap(alloc->pool);
 	free_percpu(alloc->cache);
 	kvfree(alloc->state);
@@ -512,7 +528,6 @@ static void ksalloc_release_work(struct work_struct *work)
 	ksalloc_uncharge(alloc->meta_cost);
 
 	mutex_lock(&ksalloc_all_lock);
-	list_del(&alloc->node);
 	if (ksalloc_pages_held(alloc)) {
 		list_add_tail(&alloc->node, &ksalloc_reaped);
 		queue_delayed_work(ksalloc_wq, &ksalloc_reap_work, HZ);
@@ -573,15 +588,17 @@ static __always_inline u8 *ksalloc_state(struct ksalloc *alloc, u32 index)
 /*
  * Entry points that do not sleep refuse callers with interrupts disabled
  * (hardirq handlers, netpoll's NAPI poll): their slow paths take @lock
- * with spin_lock_bh(), which must not be taken so, and on PREEMPT_RT is a
- * sleeping lock.  Refusing always, not only when a slow path is needed,
- * makes the rule the same whatever the caches hold.
+ * with spin_lock_bh(), which must not be taken so.  On PREEMPT_RT, where
+ * @lock is a sleeping lock, they also refuse callers with preemption
+ * disabled (a raw spinlock held).  Refusing always, not only when a slow
+ * path is needed, makes the rule the same whatever the caches hold.
  */
 static bool ksalloc_context_ok(void)
 {
-	if (likely(!irqs_disabled() && !in_hardirq()))
+	if (likely(!irqs_disabled() && !in_hardirq() &&
+		   (!IS_ENABLED(CONFIG_PREEMPT_RT) || preemptible())))
 		return true;
-	pr_warn_once("called with interrupts disabled; refused\n");
+	pr_warn_once("called with interrupts or (on PREEMPT_RT) preemption disabled; refused\n");
 	return false;
 }
 
@@ -628,7 +645,8 @@ static void ksalloc_request_recheck_locked(struct ksalloc *alloc)
 	}
 	alloc->recheck_pending = true;
 	kref_get(&alloc->ref);
-	call_rcu(&alloc->recheck, ksalloc_recheck_rcu);
+	atomic_inc(&ksalloc_rechecks);
+	call_rcu_hurry(&alloc->recheck, ksalloc_recheck_rcu);
 }
 
 /*
@@ -750,10 +768,12 @@ static void ksalloc_recheck_rcu(struct rcu_head *head)
 
 	if (idle)
 		ksalloc_put(alloc);
-	if (again)
-		call_rcu(&alloc->recheck, ksalloc_recheck_rcu);
-	else
-		ksalloc_put(alloc);
+	if (again) {
+		call_rcu_hurry(&alloc->recheck, ksalloc_recheck_rcu);
+		return;
+	}
+	ksalloc_put(alloc);
+	atomic_dec(&ksalloc_rechecks);
 }
 
 /*
@@ -939,6 +959,8 @@ static __always_inline bool ksalloc_fast_take(struct ksalloc *alloc, u8 kind,
 	unsigned long flags;
 	u32 left = 0;
 
+	if (IS_ENABLED(CONFIG_PREEMPT_RT) && unlikely(!preemptible()))
+		return false;
 	local_irq_save(flags);
 	if (likely(!irqs_disabled_flags(flags) && !READ_ONCE(alloc->bypass))) {
 		c = this_cpu_ptr(alloc->cache);
@@ -975,6 +997,8 @@ static __always_inline bool ksalloc_fast_give(struct ksalloc *alloc, u32 index,
 	unsigned long flags;
 	bool hit = false;
 
+	if (IS_ENABLED(CONFIG_PREEMPT_RT) && unlikely(!preemptible()))
+		return false;
 	local_irq_save(flags);
 	c = this_cpu_ptr(alloc->cache);
 	if (likely(!irqs_disabled_flags(flags) && !READ_ONCE(alloc->bypass) &&
@@ -1072,8 +1096,10 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
  * ksalloc_free_user() or taken back by ksalloc_close().
  *
  * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Holds the allocator's lock while it takes up to @count frames: callers
+ * ask for a bounded number at a time.
  * Return: the number of frames taken, or -ENOMEM when none is free,
- * -ENODEV once closed.
+ * -ENODEV once closed, -EPERM with interrupts disabled.
  */
 int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
 {
@@ -1269,13 +1295,17 @@ static void ksalloc_wake_all_locked(struct ksalloc *alloc)
  * is back.
  *
  * Context: Process or softirq context, interrupts enabled; never sleeps.
- * Takes the allocator's lock; sends no IPI.  Must be called once.
+ * Takes the allocator's lock; sends no IPI.  Must be called once.  A call
+ * with interrupts disabled is refused with a one-time warning and closes
+ * nothing.
  */
 void ksalloc_close(struct ksalloc *alloc)
 {
 	bool idle;
 	u32 i;
 
+	if (!ksalloc_context_ok())
+		return;
 	spin_lock_bh(&alloc->lock);
 	if (WARN_ON_ONCE(alloc->closed)) {
 		spin_unlock_bh(&alloc->lock);
@@ -1294,6 +1324,14 @@ void ksalloc_close(struct ksalloc *alloc)
 		    try_cmpxchg(ksalloc_state(alloc, i), &old, KSALLOC_FRAME_FREE)) {
 			alloc->stats.frees++;
 			idle |= ksalloc_give_locked(alloc, i);
+		}
+		/*
+		 * Let others in now and then: no frame becomes user space's
+		 * once closed, so what is left to look at stays as it is.
+		 */
+		if ((i & 1023) == 1023) {
+			spin_unlock_bh(&alloc->lock);
+			spin_lock_bh(&alloc->lock);
 		}
 	}
 	if (!alloc->handle_put && alloc->nr_free == alloc->frames) {
@@ -1495,10 +1533,10 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_alloc_frame_wait, KSALLOC_NS);
  * the allocator's handle is closed before user space freed it, the close
  * takes it back.  The caller must not free it any more.
  *
- * Context: Process or softirq context; never sleeps.
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
  * Return: 0; -EINVAL when @frame is not a frame that kernel code holds (a
  * free frame, or one user space holds already); -ENODEV once closed (the
- * frame then stays the caller's to free).
+ * frame then stays the caller's to free); -EPERM with interrupts disabled.
  */
 int ksalloc_frame_to_user(struct ksalloc *alloc, void *frame)
 {
@@ -1507,6 +1545,8 @@ int ksalloc_frame_to_user(struct ksalloc *alloc, void *frame)
 
 	if (index == KSALLOC_NO_FRAME)
 		return -EINVAL;
+	if (!ksalloc_context_ok())
+		return -EPERM;
 	spin_lock_bh(&alloc->lock);
 	if (READ_ONCE(*ksalloc_state(alloc, index)) != KSALLOC_FRAME_KERNEL)
 		ret = -EINVAL;
@@ -1529,8 +1569,9 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_frame_to_user, KSALLOC_NS);
  * complete waiting requests like any other free.  The table stays callable
  * after ksalloc_close(), but allocate_frame then fails with -ENODEV.
  *
- * Context: Process or softirq context; never sleeps.
- * Return: 0, -EOPNOTSUPP for a %KSALLOC_POOL_PAGED pool, -ENODEV once closed.
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: 0, -EOPNOTSUPP for a %KSALLOC_POOL_PAGED pool, -ENODEV once
+ * closed, -EPERM with interrupts disabled.
  */
 int ksalloc_get_function_table(struct ksalloc *alloc,
 			       struct ksalloc_function_table *table)
@@ -1539,6 +1580,8 @@ int ksalloc_get_function_table(struct ksalloc *alloc,
 
 	if (alloc->framing.pool_type != KSALLOC_POOL_NONPAGED)
 		return -EOPNOTSUPP;
+	if (!ksalloc_context_ok())
+		return -EPERM;
 
 	spin_lock_bh(&alloc->lock);
 	if (alloc->closed)
@@ -1575,13 +1618,15 @@ bool ksalloc_dispatch_active(struct ksalloc *alloc)
  * per-CPU caches count as free; while other CPUs allocate, the count is a
  * snapshot that may be a few frames off.
  *
- * Context: Process or softirq context; never sleeps.
- * Return: 0.
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: 0, or -EPERM with interrupts disabled (the framing is filled in).
  */
 int ksalloc_get_status(struct ksalloc *alloc, struct ksalloc_status *status)
 {
 	memset(status, 0, sizeof(*status));
 	status->framing = alloc->framing;
+	if (!ksalloc_context_ok())
+		return -EPERM;
 	spin_lock_bh(&alloc->lock);
 	status->allocated_frames = ksalloc_out_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
@@ -1599,13 +1644,15 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_get_status, KSALLOC_NS);
  * %KSALLOC_CACHE_BATCH allocations on a CPU, and on every failure) and
  * here, so a peak shorter than that may go unseen.
  *
- * Context: Process or softirq context; never sleeps.
- * Return: 0.
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: 0, or -EPERM with interrupts disabled (@stats untouched).
  */
 int ksalloc_get_stats(struct ksalloc *alloc, struct ksalloc_stats *stats)
 {
 	int cpu;
 
+	if (!ksalloc_context_ok())
+		return -EPERM;
 	spin_lock_bh(&alloc->lock);
 	ksalloc_sample_peak_locked(alloc);
 	*stats = alloc->stats;
@@ -1713,6 +1760,19 @@ int ksalloc_core_init(void)
 }
 
 /*
+ * Waits for the rechecks queued so far (with @rcu, also those they queue
+ * again) and for the releases they and others queued.
+ */
+static void ksalloc_flush(bool rcu)
+{
+	do {
+		if (rcu)
+			rcu_barrier();
+		flush_workqueue(ksalloc_wq);
+	} while (rcu && atomic_read(&ksalloc_rechecks));
+}
+
+/*
  * Called by the module's exit, when no allocator is referenced any more:
  * waits for the last rechecks and releases.  Pools whose pages someone
  * else still holds are left to those holders: the pages are theirs now.
@@ -1722,8 +1782,7 @@ void ksalloc_core_exit(void)
 	struct ksalloc *alloc, *tmp;
 
 	cpuhp_remove_state_nocalls(ksalloc_hp_state);
-	rcu_barrier();
-	flush_workqueue(ksalloc_wq);
+	ksalloc_flush(true);
 	cancel_delayed_work_sync(&ksalloc_reap_work);
 	list_for_each_entry_safe(alloc, tmp, &ksalloc_reaped, node) {
 		list_del(&alloc->node);
@@ -1746,9 +1805,7 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_charged_bytes);
  */
 void ksalloc_flush_releases(bool rcu)
 {
-	if (rcu)
-		rcu_barrier();
-	flush_workqueue(ksalloc_wq);
+	ksalloc_flush(rcu);
 	ksalloc_reap(NULL);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_flush_releases);

@@ -291,7 +291,7 @@ static long ksalloc_ioctl_alloc_batch(struct ksalloc *alloc, void __user *argp)
 	struct ksalloc_status status;
 	u32 __user *uindices;
 	u32 *indices;
-	u32 n, done;
+	u32 n, done, chunk;
 	int ret;
 
 	if (copy_from_user(&batch, argp, sizeof(batch)))
@@ -309,24 +309,31 @@ static long ksalloc_ioctl_alloc_batch(struct ksalloc *alloc, void __user *argp)
 	if (clear_user(uindices, n * sizeof(*uindices)) ||
 	    copy_to_user(argp, &batch, sizeof(batch)))
 		return -EFAULT;
-	indices = kvmalloc_array(n, sizeof(*indices), GFP_KERNEL);
+	indices = kvmalloc_array(n, sizeof(*indices), GFP_KERNEL_ACCOUNT);
 	if (!indices)
 		return -ENOMEM;
-	ret = ksalloc_alloc_user(alloc, indices, n);
-	if (ret < 0) {
+	/*
+	 * A chunk per lock hold, so that the lock is never held for long;
+	 * only the first chunk's -ENOMEM is the exact "none free".
+	 */
+	for (done = 0; done < n; done += chunk) {
+		chunk = min_t(u32, n - done, KSALLOC_BATCH_CHUNK);
+		ret = ksalloc_alloc_user(alloc, indices + done, chunk);
+		if (ret < (int)chunk) {
+			done += max(ret, 0);
+			break;
+		}
+	}
+	if (!done) {
 		kvfree(indices);
 		return ret == -ENOMEM ? -EAGAIN : ret;
 	}
 
-	done = ret;
 	ret = 0;
 	batch.count = done;
 	if (copy_to_user(uindices, indices, done * sizeof(*indices)) ||
 	    copy_to_user(argp, &batch, sizeof(batch))) {
-		/*
-		 * The buffers were unmapped under us.  Give the frames back,
-		 * in reverse, so that the free stack ends up as it was.
-		 */
+		/* The buffers were unmapped under us: give the frames back. */
 		while (done--)
 			ksalloc_free_user(alloc, indices[done]);
 		ret = -EFAULT;

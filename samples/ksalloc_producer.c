@@ -21,9 +21,13 @@
  * timer so late that it would have to fill more than one burst of frames.
  * The timer never waits for a frame.
  *
+ * KSALLOC_PRODUCER_IOC_HOLD takes a frame through the table and keeps it,
+ * as a driver keeps a frame its device is filling: the frame is kernel
+ * code's, so user space cannot free it.  It is there for the selftests.
+ *
  * Detach, close of this device and close of the allocator may come in any
- * order.  Detaching stops the timer, frees every frame still queued back
- * through the table and drops the reference on the allocator.  An allocator
+ * order.  Detaching stops the timer, frees every frame still queued or held
+ * back through the table and drops the reference on the allocator.  An allocator
  * closed while attached makes allocate_frame fail with -ENODEV: production
  * stops there and read() sees the end of the stream once the queue is empty.
  */
@@ -72,6 +76,8 @@ static_assert(sizeof(struct ksalloc_producer_stats) == 64);
  * @alloc: the attached allocator, holding a reference; NULL when detached
  * @table: its function table
  * @frame_size: its frame size in bytes
+ * @held: frames taken by KSALLOC_PRODUCER_IOC_HOLD, kept until the detach
+ * @nr_held: number of valid entries in @held
  * @burst: most frames one tick fills
  * @rate: frames per second, 0 when stopped
  * @ticks: timer ticks per second
@@ -87,7 +93,7 @@ static_assert(sizeof(struct ksalloc_producer_stats) == 64);
  *
  * @alloc, @table, @frame_size, @burst, @rate, @ticks and @period change
  * under @mutex, and only while the timer is cancelled: the timer reads
- * them without a lock.
+ * them without a lock.  @held and @nr_held are under @mutex alone.
  */
 struct ksalloc_producer {
 	/* serialises attach, detach, rate changes and read()'s dequeue */
@@ -95,6 +101,8 @@ struct ksalloc_producer {
 	struct ksalloc *alloc;
 	struct ksalloc_function_table table;
 	u32 frame_size;
+	void *held[KSALLOC_PRODUCER_MAX_HELD];
+	u32 nr_held;
 	u32 burst;
 	u32 rate;
 	u32 ticks;
@@ -431,6 +439,8 @@ static int ksalloc_producer_detach(struct ksalloc_producer *p)
 			p->table.free_frame(p->alloc,
 					    ksalloc_frame_ptr(p->alloc, idx[i]));
 	} while (n);
+	while (p->nr_held)
+		p->table.free_frame(p->alloc, p->held[--p->nr_held]);
 
 	ksalloc_put(p->alloc);
 	p->alloc = NULL;
@@ -472,6 +482,32 @@ static int ksalloc_producer_set_rate(struct ksalloc_producer *p,
 	return 0;
 }
 
+/*
+ * Takes one frame through the table and keeps it, held by kernel code,
+ * until the detach.  Tells user space its index, which is all it may do
+ * with the frame: look at it through mmap().
+ */
+static int ksalloc_producer_hold(struct ksalloc_producer *p, u32 __user *argp)
+{
+	void *frame;
+	int ret;
+
+	lockdep_assert_held(&p->mutex);
+	if (!p->alloc)
+		return -ENOTCONN;
+	if (p->nr_held == ARRAY_SIZE(p->held))
+		return -ENOSPC;
+	ret = p->table.allocate_frame(p->alloc, &frame);
+	if (ret)
+		return ret;
+	if (put_user(ksalloc_frame_index(p->alloc, frame), argp)) {
+		p->table.free_frame(p->alloc, frame);
+		return -EFAULT;
+	}
+	p->held[p->nr_held++] = frame;
+	return 0;
+}
+
 static int ksalloc_producer_get_stats(struct ksalloc_producer *p,
 				      void __user *argp)
 {
@@ -506,6 +542,9 @@ static long ksalloc_producer_ioctl(struct file *file, unsigned int cmd,
 		break;
 	case KSALLOC_PRODUCER_IOC_SET_RATE:
 		ret = ksalloc_producer_set_rate(p, argp);
+		break;
+	case KSALLOC_PRODUCER_IOC_HOLD:
+		ret = ksalloc_producer_hold(p, argp);
 		break;
 	default:
 		ret = -ENOTTY;

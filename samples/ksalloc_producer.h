@@ -10,6 +10,14 @@
  * ksalloc_producer_frame; user space checks it through mmap() of the
  * allocator and gives the frame back with KSALLOC_IOC_FREE.
  *
+ * KSALLOC_PRODUCER_IOC_HOLD takes one frame of the attached allocator
+ * through its function table and keeps it, held by the producer (kernel
+ * code), and returns its index: a frame that user space must not be able
+ * to free (KSALLOC_IOC_FREE gives -EINVAL).  At most
+ * KSALLOC_PRODUCER_MAX_HELD are held (then -ENOSPC); none free is -ENOMEM,
+ * no allocator attached -ENOTCONN, the allocator closed -ENODEV.  Detach
+ * and close of the producer free every held frame through the table.
+ *
  * Only __u32/__u64, no implicit padding, every struct a multiple of 8 bytes.
  * Reserved fields and unknown flags must be zero on input.
  */
@@ -62,6 +70,7 @@ struct ksalloc_producer_stats {   /* 64 bytes */
 #define KSALLOC_PRODUCER_F_CLOSED   0x2   /* it was closed: production stopped */
 
 #define KSALLOC_PRODUCER_MAX_RATE 100000
+#define KSALLOC_PRODUCER_MAX_HELD 8   /* most frames KSALLOC_PRODUCER_IOC_HOLD keeps */
 
 #define KSALLOC_PRODUCER_IOC_MAGIC 0xBA
 #define KSALLOC_PRODUCER_IOC_ATTACH \
@@ -70,5 +79,6 @@ struct ksalloc_producer_stats {   /* 64 bytes */
 #define KSALLOC_PRODUCER_IOC_SET_RATE   _IOW(KSALLOC_PRODUCER_IOC_MAGIC, 0x02, __u32)
 #define KSALLOC_PRODUCER_IOC_GET_STATS \
 	_IOR(KSALLOC_PRODUCER_IOC_MAGIC, 0x03, struct ksalloc_producer_stats)
+#define KSALLOC_PRODUCER_IOC_HOLD       _IOR(KSALLOC_PRODUCER_IOC_MAGIC, 0x04, __u32)
 
 #endif /* _UAPI_KSALLOC_PRODUCER_H */

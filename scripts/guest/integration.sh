@@ -3,11 +3,12 @@
 #
 # /init of the integration guest (busybox sh).  Loads ksalloc.ko with
 # default and non-default parameters, checks the device node, runs the
-# selftests (64-bit, and 32-bit through compat_ioctl when present), streams
-# frames from the softirq producer, checks that busy modules refuse to
-# unload, unloads, loads again, and scans dmesg.  Each check prints
-# "GUEST-PASS: name" or "GUEST-FAIL: name"; the run ends with the
-# KSALLOC-RESULT marker that scripts/vm.sh reads.
+# selftests (64-bit, and 32-bit through compat_ioctl when present), loads
+# the softirq producer and runs the selftest that needs it, streams frames
+# from the producer, checks that busy modules refuse to unload, unloads,
+# loads again, and scans dmesg.  Each check prints "GUEST-PASS: name" or
+# "GUEST-FAIL: name"; the run ends with the KSALLOC-RESULT marker that
+# scripts/vm.sh reads.
 
 # shellcheck source=scripts/guest/lib.sh
 . /lib/ksalloc/guest.sh
@@ -36,24 +37,32 @@ refuse framing-over-max-pool-bytes ksalloc-ctl info --frames 64 --size 32768
 check rmmod-params rmmod ksalloc
 check insmod-again insmod $M/ksalloc.ko
 
-# 3: the selftests, one line per test and ABI.
-for t in ksalloc_test ksalloc_test32; do
-	[ -x /bin/$t ] || continue
-	abi=64
-	[ $t = ksalloc_test32 ] && abi=32
-	/bin/$t >/tmp/$t.log 2>&1
-	rc=$?
-	sed -n "s/^ok [0-9]* \(.*\)/GUEST-PASS: selftest$abi\/\1/p;
-		s/^not ok [0-9]* \(.*\)/GUEST-FAIL: selftest$abi\/\1/p" /tmp/$t.log |
-		sed 's/ # .*//'
-	n_ok=$(grep -c '^ok ' /tmp/$t.log)
-	n_bad=$(grep -c '^not ok ' /tmp/$t.log)
-	echo "selftests $abi-bit: $n_ok passed, $n_bad failed, exit $rc"
-	if [ "$rc" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_ok" = 0 ]; then
-		fails=$((fails + 1))
-		grep -B2 -A12 '^not ok\|^# RUN' /tmp/$t.log | grep -v '^# \(RUN\|OK\)' | tail -40
-	fi
-done
+# selftests LABEL HARNESS-ARGS...: runs the selftests, 64-bit and 32-bit,
+# with the harness's filter options; one line per test and ABI.
+selftests() {
+	label=$1
+	shift
+	for t in ksalloc_test ksalloc_test32; do
+		[ -x /bin/$t ] || continue
+		abi=64
+		[ $t = ksalloc_test32 ] && abi=32
+		/bin/$t "$@" >/tmp/$t.log 2>&1
+		rc=$?
+		sed -n "s/^ok [0-9]* \(.*\)/GUEST-PASS: selftest$abi\/\1/p;
+			s/^not ok [0-9]* \(.*\)/GUEST-FAIL: selftest$abi\/\1/p" /tmp/$t.log |
+			sed 's/ # .*//'
+		n_ok=$(grep -c '^ok ' /tmp/$t.log)
+		n_bad=$(grep -c '^not ok ' /tmp/$t.log)
+		echo "selftests $abi-bit$label: $n_ok passed, $n_bad failed, exit $rc"
+		if [ "$rc" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_ok" = 0 ]; then
+			fails=$((fails + 1))
+			grep -B2 -A12 '^not ok\|^# RUN' /tmp/$t.log | grep -v '^# \(RUN\|OK\)' | tail -40
+		fi
+	done
+}
+
+# 3: the selftests, but the one that needs the producer (it runs in 4).
+selftests "" -T free_kernel_held_frame_einval
 
 # Refusal: ksalloc stays while a descriptor is open.
 exec 3<>/dev/ksalloc
@@ -62,6 +71,8 @@ exec 3>&-
 
 # 4: the producer streams frames from softirq into user space.
 check insmod-producer insmod $M/ksalloc_producer.ko
+# A frame the producer (kernel code) holds: user space cannot free it.
+selftests " with the producer" -t free_kernel_held_frame_einval
 refuse rmmod-refused-while-producer-loaded rmmod ksalloc
 check ctl-info ksalloc-ctl info
 check stream ksalloc-ctl stream --frames 64 --size 4096 --rate 1000 --seconds 3

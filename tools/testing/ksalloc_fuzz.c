@@ -5,6 +5,7 @@
  *
  *	ksalloc_fuzz [fuzz] --seed N --seconds T --threads N [--json]
  *	ksalloc_fuzz hold --frames N --size S [--fds K] [--seconds T] [--touch]
+ *			  [--cgroup DIR]
  *	ksalloc_fuzz faults [--frames N] [--size S] [--nth N]
  *
  * fuzz: worker threads share a few allocator "slots" (descriptors with a
@@ -40,7 +41,10 @@
  * --size, prints "framed X/K" and the errno of the first that failed,
  * "ready", then waits --seconds (default 0; until SIGTERM/SIGINT when < 0)
  * and closes them.  --touch maps each pool, allocates every frame and
- * writes every page.  Exit status 0 when all were framed, 1 otherwise.
+ * writes every page.  --cgroup moves the process into the cgroup v2
+ * directory DIR after the opens and before the framings, so that the
+ * opener and the caller of SET_FRAMING are in different memory cgroups.
+ * Exit status 0 when all were framed, 1 otherwise.
  *
  * faults: see cmd_faults().
  */
@@ -1336,30 +1340,52 @@ static void on_hold_signal(int sig)
 	hold_stop = 1;
 }
 
+/* Moves this process into the cgroup v2 directory @dir; 0 or -1. */
+static int move_to_cgroup(const char *dir)
+{
+	char path[4096];
+	int fd, ok;
+
+	snprintf(path, sizeof(path), "%s/cgroup.procs", dir);
+	fd = open(path, O_WRONLY | O_CLOEXEC);
+	if (fd < 0) {
+		errmsg("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	/* "0" is the writer itself */
+	ok = write(fd, "0\n", 2) == 2;
+	if (!ok)
+		errmsg("write %s: %s", path, strerror(errno));
+	close(fd);
+	return ok ? 0 : -1;
+}
+
 static int cmd_hold(uint32_t frames, uint32_t size, unsigned int fds, double secs,
-		    bool touch)
+		    bool touch, const char *cgroup)
 {
 	struct sigaction sa = { .sa_handler = on_hold_signal };
 	struct ksalloc_framing f = { .frames = frames, .frame_size = size };
 	int *fd = calloc(fds, sizeof(*fd));
-	unsigned int i, framed = 0;
-	int first_err = 0;
+	unsigned int i, opened, framed = 0;
+	int first_err = 0, open_err = 0;
 	uint64_t end;
 
 	if (!fd)
 		return 2;
 	sigaction(SIGTERM, &sa, NULL);
 	sigaction(SIGINT, &sa, NULL);
-	for (i = 0; i < fds; i++) {
-		fd[i] = open(device, O_RDWR | O_CLOEXEC);
-		if (fd[i] < 0) {
-			first_err = errno;
+	for (opened = 0; opened < fds; opened++) {
+		fd[opened] = open(device, O_RDWR | O_CLOEXEC);
+		if (fd[opened] < 0) {
+			open_err = errno;
 			break;
 		}
+	}
+	if (cgroup && move_to_cgroup(cgroup))
+		return 2;
+	for (i = 0; i < opened; i++) {
 		if (ioctl(fd[i], KSALLOC_IOC_SET_FRAMING, &f)) {
 			first_err = errno;
-			close(fd[i]);
-			fd[i] = -1;
 			break;
 		}
 		framed++;
@@ -1379,6 +1405,11 @@ static int cmd_hold(uint32_t frames, uint32_t size, unsigned int fds, double sec
 			munmap(p, len);
 		}
 	}
+	/* Only the framed ones are held. */
+	for (i = framed; i < opened; i++)
+		close(fd[i]);
+	if (!first_err)
+		first_err = open_err;
 	printf("framed %u/%u %u x %u%s%s\n", framed, fds, frames, size,
 	       first_err ? " error " : "", first_err ? strerrorname_np(first_err) : "");
 	printf("ready\n");
@@ -1473,7 +1504,7 @@ static void usage(FILE *f)
 "Usage: " PROG " [--device PATH] [fuzz] [--seed N] [--seconds T] [--threads N]\n"
 "                    [--slots N] [--json] [--verbose]\n"
 "       " PROG " [--device PATH] hold --frames N --size S [--fds K]\n"
-"                    [--seconds T] [--touch]\n"
+"                    [--seconds T] [--touch] [--cgroup DIR]\n"
 "       " PROG " [--device PATH] faults [--frames N] [--size S] [--nth N]\n"
 "\n"
 "fuzz (default): a seeded, repeatable fuzz of the /dev/ksalloc ABI by\n"
@@ -1485,7 +1516,9 @@ static void usage(FILE *f)
 "hold: opens --fds descriptors (default 1), frames each with --frames x\n"
 "--size, prints 'framed X/K [error ERRNO]' and 'ready', waits --seconds\n"
 "(default 0, < 0 until SIGTERM) and closes them.  --touch maps each pool,\n"
-"writes it and allocates every frame.  Exit status 0 when all were framed.\n"
+"writes it and allocates every frame.  --cgroup moves the process into the\n"
+"cgroup v2 directory DIR after opening and before framing.  Exit status 0\n"
+"when all were framed.\n"
 "\n"
 "faults: fails the n-th allocation of SET_FRAMING (--frames x --size,\n"
 "default 64 x 4096) for n = 1, 2, ... through /proc/thread-self/fail-nth;\n"
@@ -1498,7 +1531,7 @@ int main(int argc, char **argv)
 {
 	enum { OPT_SEED = 256, OPT_SECONDS, OPT_THREADS, OPT_SLOTS, OPT_JSON,
 	       OPT_FRAMES, OPT_SIZE, OPT_FDS, OPT_TOUCH, OPT_DEVICE, OPT_VERBOSE,
-	       OPT_NTH };
+	       OPT_NTH, OPT_CGROUP };
 	static const struct option opts[] = {
 		{ "seed", required_argument, NULL, OPT_SEED },
 		{ "seconds", required_argument, NULL, OPT_SECONDS },
@@ -1512,11 +1545,12 @@ int main(int argc, char **argv)
 		{ "touch", no_argument, NULL, OPT_TOUCH },
 		{ "device", required_argument, NULL, OPT_DEVICE },
 		{ "nth", required_argument, NULL, OPT_NTH },
+		{ "cgroup", required_argument, NULL, OPT_CGROUP },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
 	unsigned long long frames = 0, size = 0, fds = 1, nth = 0;
-	const char *cmd = "fuzz";
+	const char *cmd = "fuzz", *cgroup = NULL;
 	bool touch = false, secs_given = false;
 	char *end;
 	int c;
@@ -1543,6 +1577,7 @@ int main(int argc, char **argv)
 		case OPT_TOUCH: touch = true; break;
 		case OPT_DEVICE: device = optarg; break;
 		case OPT_NTH: nth = strtoull(optarg, &end, 0); break;
+		case OPT_CGROUP: cgroup = optarg; break;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
 		}
@@ -1568,7 +1603,8 @@ int main(int argc, char **argv)
 			errmsg("hold: needs --frames and --size (and --fds 1..100000)");
 			return 2;
 		}
-		return cmd_hold(frames, size, fds, secs_given ? seconds : 0, touch);
+		return cmd_hold(frames, size, fds, secs_given ? seconds : 0, touch,
+				cgroup);
 	}
 	if (strcmp(cmd, "fuzz")) {
 		errmsg("unknown command '%s'", cmd);

@@ -85,10 +85,10 @@
  */
 u32 ksalloc_cache_fill(struct ksalloc_cache *c, const u32 *idx, u32 n)
 {
-	u32 i;
+	u32 i, tail;
 
-	for (i = 0; i < n && ksalloc_cache_room(c); i++)
-		ksalloc_cache_push(c, idx[i]);
+	for (i = 0; i < n && ksalloc_cache_room(c, &tail); i++)
+		ksalloc_cache_push(c, tail, idx[i]);
 	return i;
 }
 

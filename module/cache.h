@@ -106,28 +106,28 @@ static __always_inline u32 ksalloc_cache_pop(struct ksalloc_cache *c, u32 *index
 }
 
 /*
- * Whether this CPU's ring @c has room for one more frame.  The owner CPU,
- * interrupts off; room only grows until the owner itself pushes.
+ * Whether this CPU's ring @c has room for one more frame, at *@tail.  The
+ * owner CPU, interrupts off; room only grows until the owner pushes.
  */
-static __always_inline bool ksalloc_cache_room(struct ksalloc_cache *c)
+static __always_inline bool ksalloc_cache_room(struct ksalloc_cache *c, u32 *tail)
 {
+	*tail = c->tail;
 	/*
 	 * Pairs with the cmpxchg of a taker: once it moved the head past a
 	 * slot, its read of that slot is done, and the slot may be reused.
 	 */
-	return c->tail - smp_load_acquire(&c->head) < KSALLOC_CACHE_SIZE;
+	return *tail - smp_load_acquire(&c->head) < KSALLOC_CACHE_SIZE;
 }
 
 /*
- * Puts a frame at the tail of this CPU's ring @c, which has room
- * (ksalloc_cache_room()).  The owner CPU only, interrupts off; no atomic
- * instruction.  Everything the caller wrote before is visible to whoever
- * takes the frame.
+ * Puts a frame at @tail of this CPU's ring @c, where ksalloc_cache_room()
+ * found room.  The owner CPU only, interrupts off; no atomic instruction.
+ * Everything the caller wrote before is visible to whoever takes the
+ * frame.
  */
-static __always_inline void ksalloc_cache_push(struct ksalloc_cache *c, u32 index)
+static __always_inline void ksalloc_cache_push(struct ksalloc_cache *c,
+					       u32 tail, u32 index)
 {
-	u32 tail = c->tail;
-
 	WRITE_ONCE(c->idx[tail & KSALLOC_CACHE_MASK], index);
 	/* Pairs with the acquire in ksalloc_cache_take()/_pop(). */
 	smp_store_release(&c->tail, tail + 1);

@@ -820,7 +820,7 @@ static void ksalloc_cache_refill_locked(struct ksalloc *alloc)
 {
 	struct ksalloc_cache *c;
 	unsigned long flags;
-	u32 n;
+	u32 n, tail;
 
 	lockdep_assert_held(&alloc->lock);
 	local_irq_save(flags);
@@ -828,8 +828,8 @@ static void ksalloc_cache_refill_locked(struct ksalloc *alloc)
 	n = min3(KSALLOC_CACHE_BATCH, alloc->nr_free,
 		 KSALLOC_CACHE_SIZE - ksalloc_cache_count(c));
 	/* The top of the stack first: it is taken first. */
-	while (n--)
-		ksalloc_cache_push(c, alloc->free_stack[--alloc->nr_free]);
+	for (tail = c->tail; n--; tail++)
+		ksalloc_cache_push(c, tail, alloc->free_stack[--alloc->nr_free]);
 	local_irq_restore(flags);
 }
 
@@ -847,7 +847,7 @@ static void ksalloc_cache_flush_locked(struct ksalloc *alloc)
 	lockdep_assert_held(&alloc->lock);
 	local_irq_save(flags);
 	c = this_cpu_ptr(alloc->cache);
-	if (!ksalloc_cache_room(c))
+	if (!ksalloc_cache_room(c, &t))
 		n = ksalloc_cache_take(c, idx, KSALLOC_CACHE_BATCH, &t);
 	local_irq_restore(flags);
 
@@ -949,36 +949,42 @@ out_unlock:
 /*
  * The fast path of every allocation: one frame for a holder of @kind from
  * this CPU's cache, with interrupts off and the one cmpxchg of the take.
- * False when the cache is empty or bypassed, or interrupts were off: the
- * slow path then decides.
+ * Returns 0 when the cache is empty or bypassed, or interrupts were off:
+ * the slow path then decides.  Else 1 + the frames left in the cache; 1
+ * means the caller must call ksalloc_took_last().
  */
-static __always_inline bool ksalloc_fast_take(struct ksalloc *alloc, u8 kind,
-					      u32 *index)
+static __always_inline u32 ksalloc_fast_take(struct ksalloc *alloc, u8 kind,
+					     u32 *index)
 {
 	struct ksalloc_cache *c;
 	unsigned long flags;
 	u32 left = 0;
 
 	if (IS_ENABLED(CONFIG_PREEMPT_RT) && unlikely(!preemptible()))
-		return false;
+		return 0;
 	local_irq_save(flags);
 	if (likely(!irqs_disabled_flags(flags) && !READ_ONCE(alloc->bypass))) {
 		c = this_cpu_ptr(alloc->cache);
 		left = ksalloc_cache_pop(c, index);
 		if (likely(left)) {
 			WRITE_ONCE(*ksalloc_state(alloc, *index), kind);
-			WRITE_ONCE(c->allocs, c->allocs + 1);
+			__this_cpu_inc(alloc->cache->allocs);
 		}
 	}
 	local_irq_restore(flags);
-	/*
-	 * This took the last frame of this cache; if someone polls, find out
-	 * whether it was the last of all.  The cmpxchg of the take orders it
-	 * before the peek at the queue (see ksalloc_poll_ready()).
-	 */
-	if (unlikely(left == 1) && waitqueue_active(&alloc->freeframe_wq))
-		ksalloc_note_empty(alloc);
 	return left;
+}
+
+/*
+ * A fast take emptied this CPU's cache: if someone polls, find out whether
+ * that was the last free frame of all.  The cmpxchg of the take orders it
+ * before the peek at the queue (see ksalloc_poll_ready()).
+ */
+static void ksalloc_took_last(struct ksalloc *alloc)
+{
+	/* Ordered after the take by its cmpxchg, as said above. */
+	if (waitqueue_active(&alloc->freeframe_wq))
+		ksalloc_note_empty(alloc);
 }
 
 /*
@@ -996,13 +1002,14 @@ static __always_inline bool ksalloc_fast_give(struct ksalloc *alloc, u32 index,
 	struct ksalloc_cache *c;
 	unsigned long flags;
 	bool hit = false;
+	u32 tail;
 
 	if (IS_ENABLED(CONFIG_PREEMPT_RT) && unlikely(!preemptible()))
 		return false;
 	local_irq_save(flags);
 	c = this_cpu_ptr(alloc->cache);
 	if (likely(!irqs_disabled_flags(flags) && !READ_ONCE(alloc->bypass) &&
-		   ksalloc_cache_room(c))) {
+		   ksalloc_cache_room(c, &tail))) {
 		if (kind == KSALLOC_FRAME_KERNEL) {
 			hit = READ_ONCE(*st) == KSALLOC_FRAME_KERNEL;
 			if (hit)
@@ -1012,8 +1019,8 @@ static __always_inline bool ksalloc_fast_give(struct ksalloc *alloc, u32 index,
 		}
 		if (likely(hit)) {
 			/* The state is FREE before the frame can be taken. */
-			ksalloc_cache_push(c, index);
-			WRITE_ONCE(c->frees, c->frees + 1);
+			ksalloc_cache_push(c, tail, index);
+			__this_cpu_inc(alloc->cache->frees);
 		}
 	}
 	local_irq_restore(flags);
@@ -1075,10 +1082,14 @@ static noinline int ksalloc_give_slow(struct ksalloc *alloc, u32 index, u8 kind)
  */
 int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index)
 {
+	u32 left = ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, index);
 	int ret;
 
-	if (ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, index))
+	if (left) {
+		if (left == 1)
+			ksalloc_took_last(alloc);
 		return 0;
+	}
 	ret = ksalloc_take(alloc, index, 1, KSALLOC_FRAME_KERNEL,
 			   KSALLOC_TAKE_REFILL);
 	return ret < 0 ? ret : 0;
@@ -1204,10 +1215,15 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	bool idle = false;
 	long left;
 	int ret;
+	u32 got;
 
 	might_sleep();
-	if (ksalloc_fast_take(alloc, kind, index))
+	got = ksalloc_fast_take(alloc, kind, index);
+	if (got) {
+		if (got == 1)
+			ksalloc_took_last(alloc);
 		return 0;
+	}
 	ret = ksalloc_take(alloc, index, 1, kind, KSALLOC_TAKE_REFILL |
 			   (timeout ? KSALLOC_TAKE_WAITS : 0));
 	if (ret != -ENOMEM)
@@ -1413,12 +1429,21 @@ u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index)
 	return (u64)index * alloc->stride;
 }
 
-/* The slow path of allocate_frame: see ksalloc_take(). */
-static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame)
+/*
+ * The rest of allocate_frame, a tail call away from the fast path: a take
+ * that emptied this CPU's cache (@left 1, @index taken), or a miss (@left
+ * 0), for ksalloc_take().
+ */
+static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame,
+					  u32 index, u32 left)
 {
-	u32 index;
 	int ret;
 
+	if (left) {
+		ksalloc_took_last(alloc);
+		*frame = alloc->pool + (size_t)index * alloc->stride;
+		return 0;
+	}
 	ret = ksalloc_take(alloc, &index, 1, KSALLOC_FRAME_KERNEL,
 			   KSALLOC_TAKE_REFILL);
 	*frame = ret < 0 ? NULL : alloc->pool + (size_t)index * alloc->stride;
@@ -1445,15 +1470,29 @@ static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame)
  */
 int ksalloc_allocate_frame(struct ksalloc *alloc, void **frame)
 {
-	u32 index;
+	u32 index, left = ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, &index);
 
-	if (likely(ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, &index))) {
+	if (likely(left > 1)) {
 		*frame = alloc->pool + (size_t)index * alloc->stride;
 		return 0;
 	}
-	return ksalloc_allocate_slow(alloc, frame);
+	return ksalloc_allocate_slow(alloc, frame, index, left);
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
+
+/* The rest of free_frame, a tail call away from the fast path. */
+static noinline void ksalloc_free_frame_slow(struct ksalloc *alloc, void *frame,
+					     u32 index)
+{
+	if (index == KSALLOC_NO_FRAME) {
+		pr_warn_ratelimited("free of %p: not a frame of this allocator\n",
+				    frame);
+		return;
+	}
+	if (ksalloc_give_slow(alloc, index, KSALLOC_FRAME_KERNEL) == -EINVAL)
+		pr_warn_ratelimited("free of frame %u: not held by kernel code (double free?)\n",
+				    index);
+}
 
 /**
  * ksalloc_free_frame() - give a frame back
@@ -1479,19 +1518,11 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
 void ksalloc_free_frame(struct ksalloc *alloc, void *frame)
 {
 	u32 index = __ksalloc_frame_index(alloc, frame);
-	int ret;
 
-	if (unlikely(index == KSALLOC_NO_FRAME)) {
-		pr_warn_ratelimited("free of %p: not a frame of this allocator\n",
-				    frame);
+	if (likely(index != KSALLOC_NO_FRAME &&
+		   ksalloc_fast_give(alloc, index, KSALLOC_FRAME_KERNEL)))
 		return;
-	}
-	if (likely(ksalloc_fast_give(alloc, index, KSALLOC_FRAME_KERNEL)))
-		return;
-	ret = ksalloc_give_slow(alloc, index, KSALLOC_FRAME_KERNEL);
-	if (ret == -EINVAL)
-		pr_warn_ratelimited("free of frame %u: not held by kernel code (double free?)\n",
-				    index);
+	ksalloc_free_frame_slow(alloc, frame, index);
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_free_frame, KSALLOC_NS);
 

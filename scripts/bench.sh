@@ -72,6 +72,8 @@ readonly DEFAULT_SLOW='_slow|_refill|_flush|_drain|\.cold$'
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+# The user-space tools of this work tree (see scripts/build.sh for why per tree).
+tools="${KSALLOC_CACHE:-$HOME/.cache/ksalloc}/tools-$(printf '%s' "$repo" | md5sum | cut -c1-8)"
 cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
 logs=${KSALLOC_OUT:-$repo/out}/logs
 
@@ -96,7 +98,7 @@ boot()
 	"$here/initramfs.sh" -o "$img" --init "$here/guest/bench.sh" \
 		--file "$ko/ksalloc.ko:/lib/modules/" \
 		--file "$ko/bench/ksalloc_bench.ko:/lib/modules/" \
-		--file "$cache/tools/ksalloc-ctl:/bin/" \
+		--file "$tools/ksalloc-ctl:/bin/" \
 		--file "$conf:/etc/bench.conf" 2>>"$logs/bench-build-$kernel.log" ||
 		{ rm -f "$conf"; die "initramfs failed: see $logs/bench-build-$kernel.log"; }
 	rm -f "$conf"
@@ -153,7 +155,7 @@ main()
 	ko=$("$here/build.sh" "$kernel" 2>"$logs/bench-build-$kernel.log" | tail -n 1) ||
 		die "build failed: see $logs/bench-build-$kernel.log"
 	vmlinux=$("$here/kernels.sh" vmlinux "$kernel")
-	make -s -C "$repo/tools" O="$cache/tools" >>"$logs/bench-build-$kernel.log" 2>&1 ||
+	make -s -C "$repo/tools" O="$tools" >>"$logs/bench-build-$kernel.log" 2>&1 ||
 		die "tools build failed: see $logs/bench-build-$kernel.log"
 
 	if $do_icount; then

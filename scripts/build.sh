@@ -10,7 +10,7 @@ usage() {
 	cat <<USAGE
 usage: ${0##*/} FLAVOUR|KDIR [MAKE_ARG...]
 
-Copies the sources to \${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}/build/NAME and
+Copies the sources to \${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}/build/NAME-TREE and
 runs 'make -C KDIR M=that-copy MAKE_ARG... modules'.  FLAVOUR is a kernel of
 scripts/kernels.sh (6.1, 6.12, 6.12-rt); a directory is used as KDIR itself.
 Prints the directory holding the built .ko files on the last line.
@@ -38,7 +38,9 @@ else
 	name=$target
 fi
 
-out="$cache/build/$name"
+# One build directory per work tree and kernel, so that two trees (a CI
+# clone and a developer's) never build over each other.
+out="$cache/build/$name-$(printf '%s' "$repo" | md5sum | cut -c1-8)"
 mkdir -p "$out"
 rsync -a --delete --exclude=.git --exclude=out \
 	--include='*/' --include='Kbuild' --include='Kconfig' --include='*.[ch]' \

@@ -50,6 +50,8 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+# The user-space tools of this work tree (see scripts/build.sh for why per tree).
+tools="${KSALLOC_CACHE:-$HOME/.cache/ksalloc}/tools-$(printf '%s' "$repo" | md5sum | cut -c1-8)"
 cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
 logs=${KSALLOC_OUT:-$repo/out}/logs
 
@@ -138,8 +140,8 @@ main()
 	timeout=$((budget + 300))
 
 	need python3:python3 dpkg-deb:dpkg
-	mkdir -p "$logs" "$cache/tools"
-	make -s -C "$repo/tools" O="$cache/tools" >&2
+	mkdir -p "$logs" "$tools"
+	make -s -C "$repo/tools" O="$tools" >&2
 	trinity=$(fetch_trinity)
 
 	for k in "${kernels[@]}"; do
@@ -156,7 +158,7 @@ TRINITY_SECONDS=$trinity_s TRINITY_CHILDREN=$children TRINITY_SEED=$seed
 TRINITY_CALLS=$tcalls
 EOF
 		files=(--file "$ko/ksalloc.ko:/lib/modules/"
-		       --file "$cache/tools/ksalloc_fuzz:/bin/"
+		       --file "$tools/ksalloc_fuzz:/bin/"
 		       --file "$trinity:/bin/trinity"
 		       --file "$conf:/etc/ksalloc-fuzz.conf"
 		       --libs-of "$trinity")

@@ -47,6 +47,8 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
+# The user-space tools of this work tree (see scripts/build.sh for why per tree).
+tools="${KSALLOC_CACHE:-$HOME/.cache/ksalloc}/tools-$(printf '%s' "$repo" | md5sum | cut -c1-8)"
 cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
 logs=${KSALLOC_OUT:-$repo/out}/logs
 
@@ -72,8 +74,8 @@ main()
 	[[ $loops =~ ^[1-9][0-9]*$ ]] || die "--loops wants a number, got '$loops'"
 	[[ ${#kernels[@]} -gt 0 ]] || kernels=(6.1 6.12 6.12-rt)
 
-	mkdir -p "$logs" "$cache/tools"
-	make -s -C "$repo/tools" O="$cache/tools" >&2
+	mkdir -p "$logs" "$tools"
+	make -s -C "$repo/tools" O="$tools" >&2
 
 	for k in "${kernels[@]}"; do
 		start=$SECONDS
@@ -86,8 +88,8 @@ main()
 		echo "HARDENING_LOOPS=$loops" >"$conf"
 		files=(--file "$ko/ksalloc.ko:/lib/modules/"
 		       --file "$ko/samples/ksalloc_producer.ko:/lib/modules/"
-		       --file "$cache/tools/ksalloc-ctl:/bin/"
-		       --file "$cache/tools/ksalloc_fuzz:/bin/"
+		       --file "$tools/ksalloc-ctl:/bin/"
+		       --file "$tools/ksalloc_fuzz:/bin/"
 		       --file "$conf:/etc/ksalloc-hardening.conf")
 		img="$cache/hardening-$k.cpio.gz"
 		"$here/initramfs.sh" -o "$img" --init "$here/guest/hardening.sh" \

@@ -22,12 +22,14 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
+# The user-space tools of this work tree (see scripts/build.sh for why per tree).
+tools="${KSALLOC_CACHE:-$HOME/.cache/ksalloc}/tools-$(printf '%s' "$repo" | md5sum | cut -c1-8)"
 cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
 logs=${KSALLOC_OUT:-$repo/out}/logs
-mkdir -p "$logs" "$cache/tools"
+mkdir -p "$logs" "$tools"
 [ $# -gt 0 ] || set -- 6.1 6.12 6.12-rt
 
-make -s -C "$repo/tools" O="$cache/tools" >&2
+make -s -C "$repo/tools" O="$tools" >&2
 status=0
 for k in "$@"; do
 	start=$(date +%s)
@@ -39,7 +41,7 @@ for k in "$@"; do
 	files=(--file "$ko/ksalloc.ko:/lib/modules/"
 	       --file "$ko/samples/ksalloc_producer.ko:/lib/modules/")
 	for t in ksalloc-ctl ksalloc_test ksalloc_test32; do
-		[ ! -x "$cache/tools/$t" ] || files+=(--file "$cache/tools/$t:/bin/")
+		[ ! -x "$tools/$t" ] || files+=(--file "$tools/$t:/bin/")
 	done
 	img="$cache/integration-$k.cpio.gz"
 	"$here/initramfs.sh" -o "$img" --init "$here/guest/integration.sh" \

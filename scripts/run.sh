@@ -23,19 +23,21 @@ esac
 k=${1:-6.12}
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/.." && pwd)
+# The user-space tools of this work tree (see scripts/build.sh for why per tree).
+tools="${KSALLOC_CACHE:-$HOME/.cache/ksalloc}/tools-$(printf '%s' "$repo" | md5sum | cut -c1-8)"
 cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
 logs=${KSALLOC_OUT:-$repo/out}/logs
-mkdir -p "$logs" "$cache/tools"
+mkdir -p "$logs" "$tools"
 
 echo "run: installing what is missing and building (the first time takes a few minutes)"
 "$here/deps.sh"
 ko=$("$here/build.sh" "$k" 2>"$logs/run-build-$k.log" | tail -n 1) ||
 	{ tail -n 30 "$logs/run-build-$k.log" >&2; exit 1; }
-make -s -C "$repo/tools" O="$cache/tools" "$cache/tools/ksalloc-ctl"
+make -s -C "$repo/tools" O="$tools" "$tools/ksalloc-ctl"
 img="$cache/run-$k.cpio.gz"
 "$here/initramfs.sh" -o "$img" --init "$here/guest/demo.sh" \
 	--file "$ko/ksalloc.ko:/lib/modules/" \
 	--file "$ko/samples/ksalloc_producer.ko:/lib/modules/" \
-	--file "$cache/tools/ksalloc-ctl:/bin/" >/dev/null
+	--file "$tools/ksalloc-ctl:/bin/" >/dev/null
 exec "$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$k")" --initrd "$img" \
 	--smp 2 --timeout 300 --quiet --log "$logs/run-$k.log" </dev/null

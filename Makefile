@@ -6,7 +6,7 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
-.PHONY: all modules modules_install clean check kunit lint run bench fuzz help
+.PHONY: all modules modules_install clean check kunit lint run bench fuzz soak help
 
 all modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -38,6 +38,11 @@ bench:
 fuzz:
 	scripts/fuzz.sh $(FUZZ_ARGS)
 
+# Not part of "make check".  SOAK_ARGS takes options of scripts/soak.sh,
+# e.g. "--kernel debug --ops 10000000".
+soak:
+	scripts/soak.sh $(SOAK_ARGS)
+
 help:
 	@echo 'make            build ksalloc.ko for the running kernel (KDIR=... for another)'
 	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc'
@@ -46,3 +51,4 @@ help:
 	@echo 'make lint       checkpatch, kernel-doc and the uapi header checks'
 	@echo 'make fuzz       our ABI fuzzer and trinity on /dev/ksalloc in a 6.12 guest (SECONDS=600)'
 	@echo 'make bench      cost per operation (icount) and scaling (2 vCPUs) against kernel baselines'
+	@echo 'make soak       10^8 mixed alloc/free pairs on 2 vCPUs of a 6.12 guest, every frame checked (SOAK_ARGS=...)'

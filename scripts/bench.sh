@@ -94,7 +94,7 @@ boot()
 	esac
 	conf=$(mktemp "${TMPDIR:-/tmp}/ksalloc-bench-conf.XXXXXX")
 	printf 'BENCH_ARGS="%s"\nUSER_BENCH="%s"\n' "$args" "$user" >"$conf"
-	img=$cache/bench-$kernel-$name.cpio.gz
+	img=$tools/bench-$kernel-$name.cpio.gz
 	"$here/initramfs.sh" -o "$img" --init "$here/guest/bench.sh" \
 		--file "$ko/ksalloc.ko:/lib/modules/" \
 		--file "$ko/bench/ksalloc_bench.ko:/lib/modules/" \

@@ -162,7 +162,7 @@ EOF
 		       --file "$trinity:/bin/trinity"
 		       --file "$conf:/etc/ksalloc-fuzz.conf"
 		       --libs-of "$trinity")
-		img="$cache/fuzz-$k.cpio.gz"
+		img="$tools/fuzz-$k.cpio.gz"
 		"$here/initramfs.sh" -o "$img" --init "$here/guest/fuzz.sh" \
 			"${files[@]}" >/dev/null
 		rm -f "$conf"

@@ -91,7 +91,7 @@ main()
 		       --file "$tools/ksalloc-ctl:/bin/"
 		       --file "$tools/ksalloc_fuzz:/bin/"
 		       --file "$conf:/etc/ksalloc-hardening.conf")
-		img="$cache/hardening-$k.cpio.gz"
+		img="$tools/hardening-$k.cpio.gz"
 		"$here/initramfs.sh" -o "$img" --init "$here/guest/hardening.sh" \
 			"${files[@]}" >/dev/null
 		rm -f "$conf"

@@ -43,7 +43,7 @@ for k in "$@"; do
 	for t in ksalloc-ctl ksalloc_test ksalloc_test32; do
 		[ ! -x "$tools/$t" ] || files+=(--file "$tools/$t:/bin/")
 	done
-	img="$cache/integration-$k.cpio.gz"
+	img="$tools/integration-$k.cpio.gz"
 	"$here/initramfs.sh" -o "$img" --init "$here/guest/integration.sh" \
 		"${files[@]}" >/dev/null
 

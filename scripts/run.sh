@@ -34,7 +34,7 @@ echo "run: installing what is missing and building (the first time takes a few m
 ko=$("$here/build.sh" "$k" 2>"$logs/run-build-$k.log" | tail -n 1) ||
 	{ tail -n 30 "$logs/run-build-$k.log" >&2; exit 1; }
 make -s -C "$repo/tools" O="$tools" "$tools/ksalloc-ctl"
-img="$cache/run-$k.cpio.gz"
+img="$tools/run-$k.cpio.gz"
 "$here/initramfs.sh" -o "$img" --init "$here/guest/demo.sh" \
 	--file "$ko/ksalloc.ko:/lib/modules/" \
 	--file "$ko/samples/ksalloc_producer.ko:/lib/modules/" \

@@ -126,7 +126,7 @@ main()
 	conf=$(mktemp "${TMPDIR:-/tmp}/ksalloc-soak-conf.XXXXXX")
 	printf 'SOAK_OPS=%s\nSOAK_PARAMS="%s"\nSOAK_USER_ARGS="--frames %s --size %s --seconds %s"\n' \
 		"$ops" "${params[*]}" "$frames" "$size" "$((timeout - REPORT))" >"$conf"
-	img=$cache/soak-$kernel.cpio.gz
+	img=$tools/soak-$kernel.cpio.gz
 	"$here/initramfs.sh" -o "$img" --init "$here/guest/soak.sh" \
 		--file "$ko/ksalloc.ko:/lib/modules/" \
 		--file "$ko/bench/ksalloc_soak.ko:/lib/modules/" \

@@ -1463,8 +1463,8 @@ static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame,
  *
  * Context: Process or softirq context (timers, tasklets, NAPI, BH
  * disabled), interrupts enabled; never sleeps, sends no IPI.  A caller
- * with interrupts disabled (hardirq, netpoll) is refused with a one-time
- * warning.
+ * with interrupts disabled (hardirq, netpoll), or on PREEMPT_RT with
+ * preemption disabled, is refused with a one-time warning.
  * Return: 0; -ENOMEM when no frame is free in the shared stack or in any
  * CPU's cache; -ENODEV once closed; -EPERM with interrupts disabled.
  */
@@ -1510,9 +1510,10 @@ static noinline void ksalloc_free_frame_slow(struct ksalloc *alloc, void *frame,
  * kernel callers freeing one frame at the same moment is a bug that is
  * not caught.
  *
- * Context: Process or softirq context, also under the caller's spinlocks,
+ * Context: Process or softirq context, also under the caller's spinlock_t,
  * interrupts enabled; never sleeps, sends no IPI.  A caller with
- * interrupts disabled is refused with a one-time warning, and keeps the
+ * interrupts disabled (on PREEMPT_RT also with preemption disabled, as
+ * under a raw spinlock) is refused with a one-time warning, and keeps the
  * frame.
  */
 void ksalloc_free_frame(struct ksalloc *alloc, void *frame)

@@ -1565,6 +1565,7 @@ static void ksalloc_close_race_test(struct kunit *test)
 	u64 before = ksalloc_test_charged();
 	long late = 0, ops = 0, gets = 0;
 	int round, rounds = 200, i;
+	void *held;
 
 	KUNIT_ASSERT_NOT_NULL(test, r);
 	for (round = 0; round < rounds && !time_after(jiffies, deadline); round++) {
@@ -1578,6 +1579,15 @@ static void ksalloc_close_race_test(struct kunit *test)
 		init_completion(&r->all_done);
 		init_completion(&r->timer_done);
 		atomic_set(&r->running, KSALLOC_CLOSE_THREADS);
+		/*
+		 * Every fourth round the test holds a frame through the close
+		 * itself, so that a free after the close happens for sure:
+		 * the table users hold frames at the close only by chance
+		 * (the waiters come first).
+		 */
+		held = NULL;
+		if ((round & 3) == 3)
+			KUNIT_ASSERT_EQ(test, 0, r->table.allocate_frame(r->alloc, &held));
 		timer_setup(&r->timer, ksalloc_close_timer_fn, 0);
 		mod_timer(&r->timer, jiffies);
 
@@ -1602,6 +1612,8 @@ static void ksalloc_close_race_test(struct kunit *test)
 		for (i = 0; i < KSALLOC_CLOSE_THREADS; i++)
 			kthread_stop(tasks[i]);
 		timer_delete_sync(&r->timer);
+		if (held)
+			ksalloc_close_race_free(r, held, true);
 
 		KUNIT_ASSERT_EQ(test, atomic_read(&r->errors), 0);
 		KUNIT_ASSERT_EQ(test, 0, ksalloc_test_allocated(test, r->alloc));

@@ -1116,6 +1116,44 @@ int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
 {
 	return ksalloc_take(alloc, indices, count, KSALLOC_FRAME_USER, 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_user);
+
+/**
+ * ksalloc_alloc_many() - take free frames for kernel code without sleeping
+ * @alloc: the allocator
+ * @indices: where to store the frames' indices
+ * @count: how many frames are wanted, at least 1
+ *
+ * As ksalloc_alloc_user(), but the frames stay the caller's (state KERNEL)
+ * until ksalloc_hand_to_user(): for ALLOC_BATCH, which takes them in
+ * chunks, so that user space cannot free a frame of the first chunk
+ * before the batch is reported, and get it again in the second.
+ *
+ * Context: Process or softirq context, interrupts enabled; never sleeps.
+ * Return: as ksalloc_alloc_user().
+ */
+int ksalloc_alloc_many(struct ksalloc *alloc, u32 *indices, u32 count)
+{
+	return ksalloc_take(alloc, indices, count, KSALLOC_FRAME_KERNEL, 0);
+}
+
+/**
+ * ksalloc_hand_to_user() - hand frames the caller holds to user space
+ * @alloc: the allocator
+ * @indices: frames taken with ksalloc_alloc_many()
+ * @n: how many
+ *
+ * Context: Process context, with the allocator open (an ioctl of its
+ * descriptor); never sleeps.
+ */
+void ksalloc_hand_to_user(struct ksalloc *alloc, const u32 *indices, u32 n)
+{
+	u32 i;
+
+	/* The frames are the caller's: nobody else changes their state. */
+	for (i = 0; i < n; i++)
+		WRITE_ONCE(*ksalloc_state(alloc, indices[i]), KSALLOC_FRAME_USER);
+}
 
 /**
  * ksalloc_free_index() - give a frame kernel code holds back, by index

@@ -318,7 +318,7 @@ static long ksalloc_ioctl_alloc_batch(struct ksalloc *alloc, void __user *argp)
 	 */
 	for (done = 0; done < n; done += chunk) {
 		chunk = min_t(u32, n - done, KSALLOC_BATCH_CHUNK);
-		ret = ksalloc_alloc_user(alloc, indices + done, chunk);
+		ret = ksalloc_alloc_many(alloc, indices + done, chunk);
 		if (ret < (int)chunk) {
 			done += max(ret, 0);
 			break;
@@ -331,12 +331,22 @@ static long ksalloc_ioctl_alloc_batch(struct ksalloc *alloc, void __user *argp)
 
 	ret = 0;
 	batch.count = done;
-	if (copy_to_user(uindices, indices, done * sizeof(*indices)) ||
-	    copy_to_user(argp, &batch, sizeof(batch))) {
-		/* The buffers were unmapped under us: give the frames back. */
+	/*
+	 * The frames are still the kernel's (see ksalloc_alloc_many()): they
+	 * become user space's once their indices are out.
+	 */
+	if (copy_to_user(uindices, indices, done * sizeof(*indices))) {
 		while (done--)
-			ksalloc_free_user(alloc, indices[done]);
+			ksalloc_free_index(alloc, indices[done]);
 		ret = -EFAULT;
+	} else {
+		ksalloc_hand_to_user(alloc, indices, done);
+		if (copy_to_user(argp, &batch, sizeof(batch))) {
+			/* The buffer was unmapped under us: give them back. */
+			while (done--)
+				ksalloc_free_user(alloc, indices[done]);
+			ret = -EFAULT;
+		}
 	}
 	kvfree(indices);
 	return ret;

@@ -2082,8 +2082,11 @@ static void ksalloc_budget_metadata_test(struct kunit *test)
  */
 static void ksalloc_irqs_off_refused_test(struct kunit *test)
 {
+	const struct ksalloc_framing framing = { .frames = 2, .frame_size = 64 };
 	struct ksalloc *alloc = ksalloc_test_create(test, 4, 64, 0, 0);
+	struct ksalloc *other;
 	unsigned long flags;
+	u64 before;
 	void *f, *g = NULL;
 	int ret;
 
@@ -2106,6 +2109,19 @@ static void ksalloc_irqs_off_refused_test(struct kunit *test)
 	ksalloc_free_frame(alloc, f);
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_test_allocated(test, alloc));
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_check_invariants(alloc));
+
+	/* A close with interrupts off is not lost: it runs a little later. */
+	before = ksalloc_test_charged();
+	other = ksalloc_create(&framing);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, other);
+	ksalloc_get(other);
+	local_irq_save(flags);
+	ksalloc_close(other);
+	local_irq_restore(flags);
+	ksalloc_flush_releases(false);
+	KUNIT_EXPECT_EQ(test, -ENODEV, ksalloc_allocate_frame(other, &g));
+	ksalloc_put(other);
+	KUNIT_EXPECT_EQ(test, ksalloc_test_settle(before), before);
 }
 
 /*

@@ -174,6 +174,7 @@ struct ksalloc_waiter {
  *        elsewhere), under ksalloc_all_lock
  * @recheck: the RCU callback of ksalloc_request_recheck_locked()
  * @release: the work item of the last reference
+ * @close_work: runs ksalloc_close() for a caller with interrupts disabled
  * @lock: protects every field below it, and @bypass's writers
  * @nr_free: number of valid entries in @free_stack
  * @free_stack: indices of the free frames not in a cache
@@ -209,6 +210,7 @@ struct ksalloc {
 	struct list_head node;
 	struct rcu_head recheck;
 	struct work_struct release;
+	struct work_struct close_work;
 
 	/*
 	 * protects the free stack, the waiters, the flags and the stats, and
@@ -377,6 +379,7 @@ err_free_pages:
 }
 
 static void ksalloc_release_work(struct work_struct *work);
+static void ksalloc_close_work(struct work_struct *work);
 
 /**
  * ksalloc_create() - create an allocator with a preallocated pool
@@ -446,6 +449,7 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	spin_lock_init(&alloc->lock);
 	INIT_LIST_HEAD(&alloc->waiters);
 	INIT_WORK(&alloc->release, ksalloc_release_work);
+	INIT_WORK(&alloc->close_work, ksalloc_close_work);
 
 	mutex_lock(&ksalloc_all_lock);
 	list_add(&alloc->node, &ksalloc_all);
@@ -593,10 +597,15 @@ static __always_inline u8 *ksalloc_state(struct ksalloc *alloc, u32 index)
  * disabled (a raw spinlock held).  Refusing always, not only when a slow
  * path is needed, makes the rule the same whatever the caches hold.
  */
+static bool ksalloc_may_lock(void)
+{
+	return likely(!irqs_disabled() && !in_hardirq() &&
+		      (!IS_ENABLED(CONFIG_PREEMPT_RT) || preemptible()));
+}
+
 static bool ksalloc_context_ok(void)
 {
-	if (likely(!irqs_disabled() && !in_hardirq() &&
-		   (!IS_ENABLED(CONFIG_PREEMPT_RT) || preemptible())))
+	if (ksalloc_may_lock())
 		return true;
 	pr_warn_once("called with interrupts or (on PREEMPT_RT) preemption disabled; refused\n");
 	return false;
@@ -1150,7 +1159,10 @@ void ksalloc_hand_to_user(struct ksalloc *alloc, const u32 *indices, u32 n)
 {
 	u32 i;
 
-	/* The frames are the caller's: nobody else changes their state. */
+	/*
+	 * The frames are the caller's, so nobody else changes their state,
+	 * and the allocator is not closed: its descriptor is in an ioctl.
+	 */
 	for (i = 0; i < n; i++)
 		WRITE_ONCE(*ksalloc_state(alloc, indices[i]), KSALLOC_FRAME_USER);
 }
@@ -1350,19 +1362,30 @@ static void ksalloc_wake_all_locked(struct ksalloc *alloc)
  *
  * Context: Process or softirq context, interrupts enabled; never sleeps.
  * Takes the allocator's lock; sends no IPI.  Must be called once.  A call
- * with interrupts disabled is refused with a one-time warning and closes
- * nothing.
+ * with interrupts disabled (on PREEMPT_RT: preemption disabled) is
+ * deferred to a work item, with a one-time warning: the handle is then
+ * closed a little later.
  */
 void ksalloc_close(struct ksalloc *alloc)
 {
 	bool idle;
 	u32 i;
 
-	if (!ksalloc_context_ok())
+	if (!ksalloc_may_lock()) {
+		pr_warn_once("%s() with interrupts disabled: deferred to a work item\n",
+			     __func__);
+		queue_work(ksalloc_wq, &alloc->close_work);
 		return;
+	}
+	/*
+	 * Our own reference: while the lock is dropped below, the last frame
+	 * may come back and another holder put the last reference.
+	 */
+	kref_get(&alloc->ref);
 	spin_lock_bh(&alloc->lock);
 	if (WARN_ON_ONCE(alloc->closed)) {
 		spin_unlock_bh(&alloc->lock);
+		ksalloc_put(alloc);
 		return;
 	}
 	alloc->closed = true;
@@ -1402,6 +1425,12 @@ void ksalloc_close(struct ksalloc *alloc)
 
 	if (idle)
 		ksalloc_put(alloc);
+	ksalloc_put(alloc);
+}
+
+static void ksalloc_close_work(struct work_struct *work)
+{
+	ksalloc_close(container_of(work, struct ksalloc, close_work));
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_close, KSALLOC_NS);
 
@@ -1508,7 +1537,7 @@ static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame,
  */
 int ksalloc_allocate_frame(struct ksalloc *alloc, void **frame)
 {
-	u32 index, left = ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, &index);
+	u32 index = 0, left = ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, &index);
 
 	if (likely(left > 1)) {
 		*frame = alloc->pool + (size_t)index * alloc->stride;
@@ -1715,12 +1744,13 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_get_status, KSALLOC_NS);
  * here, so a peak shorter than that may go unseen.
  *
  * Context: Process or softirq context, interrupts enabled; never sleeps.
- * Return: 0, or -EPERM with interrupts disabled (@stats untouched).
+ * Return: 0, or -EPERM with interrupts disabled (@stats zeroed).
  */
 int ksalloc_get_stats(struct ksalloc *alloc, struct ksalloc_stats *stats)
 {
 	int cpu;
 
+	memset(stats, 0, sizeof(*stats));
 	if (!ksalloc_context_ok())
 		return -EPERM;
 	spin_lock_bh(&alloc->lock);

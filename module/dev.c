@@ -171,8 +171,10 @@ out_unlock:
 static long ksalloc_ioctl_get_status(struct ksalloc *alloc, void __user *argp)
 {
 	struct ksalloc_status status;
+	int ret = ksalloc_get_status(alloc, &status);
 
-	ksalloc_get_status(alloc, &status);
+	if (ret)
+		return ret;
 	if (copy_to_user(argp, &status, sizeof(status)))
 		return -EFAULT;
 	return 0;
@@ -332,21 +334,17 @@ static long ksalloc_ioctl_alloc_batch(struct ksalloc *alloc, void __user *argp)
 	ret = 0;
 	batch.count = done;
 	/*
-	 * The frames are still the kernel's (see ksalloc_alloc_many()): they
-	 * become user space's once their indices are out.
+	 * The frames are still the kernel's (see ksalloc_alloc_many()): user
+	 * space gets them once both answers are out, so that a failed copy
+	 * can give back only frames that nobody else can have freed.
 	 */
-	if (copy_to_user(uindices, indices, done * sizeof(*indices))) {
+	if (copy_to_user(uindices, indices, done * sizeof(*indices)) ||
+	    copy_to_user(argp, &batch, sizeof(batch))) {
 		while (done--)
 			ksalloc_free_index(alloc, indices[done]);
 		ret = -EFAULT;
 	} else {
 		ksalloc_hand_to_user(alloc, indices, done);
-		if (copy_to_user(argp, &batch, sizeof(batch))) {
-			/* The buffer was unmapped under us: give them back. */
-			while (done--)
-				ksalloc_free_user(alloc, indices[done]);
-			ret = -EFAULT;
-		}
 	}
 	kvfree(indices);
 	return ret;
@@ -394,8 +392,10 @@ static long ksalloc_ioctl_free_batch(struct ksalloc *alloc, void __user *argp)
 static long ksalloc_ioctl_get_stats(struct ksalloc *alloc, void __user *argp)
 {
 	struct ksalloc_stats stats;
+	int ret = ksalloc_get_stats(alloc, &stats);
 
-	ksalloc_get_stats(alloc, &stats);
+	if (ret)
+		return ret;
 	if (copy_to_user(argp, &stats, sizeof(stats)))
 		return -EFAULT;
 	return 0;

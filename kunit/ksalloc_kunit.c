@@ -387,7 +387,8 @@ static void ksalloc_close_reclaims_user_test(struct kunit *test)
 	u32 idx[3];
 	void *kern, *handed;
 
-	KUNIT_ASSERT_EQ(test, 3, ksalloc_alloc_user(alloc, idx, 3));
+	KUNIT_ASSERT_EQ(test, 3, ksalloc_alloc_many(alloc, idx, 3));
+	ksalloc_hand_to_user(alloc, idx, 3);
 	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &kern));
 	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &handed));
 	KUNIT_EXPECT_EQ(test, 0, ksalloc_frame_to_user(alloc, handed));

@@ -65,7 +65,7 @@
  * the slow path of an empty allocator costs O(nr_cpu_ids) loads.
  *
  * The core orders these rings against its bypass flag (FIFO hand-off to
- * waiters, pollers, close): see ksalloc_recheck() in core.c.
+ * waiters, pollers, close): see ksalloc_request_recheck_locked() in core.c.
  */
 
 #include <linux/cpumask.h>

@@ -87,9 +87,12 @@ static __always_inline u32 ksalloc_cache_take(struct ksalloc_cache *c,
 }
 
 /*
- * Takes the oldest frame of this CPU's ring @c, with one cmpxchg.  The
- * owner CPU, interrupts off.  Returns 0 when the ring is empty, else 1 +
- * the frames that were left behind it (so 1 means the ring is now empty).
+ * Takes the oldest frame of this CPU's ring @c, with one cmpxchg: the fast
+ * path's ksalloc_cache_take() of one frame.  The owner CPU, interrupts
+ * off; it reads its own tail, which is current, so it needs neither the
+ * acquire of head nor the guard against a head newer than the tail.
+ * Returns 0 when the ring is empty, else 1 + the frames that were left
+ * behind it (so 1 means the ring is now empty).
  */
 static __always_inline u32 ksalloc_cache_pop(struct ksalloc_cache *c, u32 *index)
 {

@@ -997,6 +997,24 @@ static void ksalloc_took_last(struct ksalloc *alloc)
 }
 
 /*
+ * The rest of a single allocation whose fast take returned @left of 1 (it
+ * emptied this CPU's cache and took @index) or 0 (a miss: the slow path,
+ * with @flags for ksalloc_take()).  Returns 0 or what ksalloc_take() says.
+ */
+static int ksalloc_take_rest(struct ksalloc *alloc, u32 *index, u8 kind,
+			     unsigned int flags, u32 left)
+{
+	int ret;
+
+	if (left) {
+		ksalloc_took_last(alloc);
+		return 0;
+	}
+	ret = ksalloc_take(alloc, index, 1, kind, KSALLOC_TAKE_REFILL | flags);
+	return ret < 0 ? ret : 0;
+}
+
+/*
  * The fast path of every free: gives a frame held in state @kind back to
  * this CPU's cache, with interrupts off.  A frame kernel code holds is
  * only ever freed by its holder, so its state changes with a plain store;
@@ -1092,40 +1110,12 @@ static noinline int ksalloc_give_slow(struct ksalloc *alloc, u32 index, u8 kind)
 int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index)
 {
 	u32 left = ksalloc_fast_take(alloc, KSALLOC_FRAME_KERNEL, index);
-	int ret;
 
-	if (left) {
-		if (left == 1)
-			ksalloc_took_last(alloc);
+	if (left > 1)
 		return 0;
-	}
-	ret = ksalloc_take(alloc, index, 1, KSALLOC_FRAME_KERNEL,
-			   KSALLOC_TAKE_REFILL);
-	return ret < 0 ? ret : 0;
+	return ksalloc_take_rest(alloc, index, KSALLOC_FRAME_KERNEL, 0, left);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_index);
-
-/**
- * ksalloc_alloc_user() - take free frames for user space without sleeping
- * @alloc: the allocator
- * @indices: where to store the frames' indices
- * @count: how many frames are wanted, at least 1
- *
- * Takes as many free frames as there are, up to @count, from the shared
- * stack and the caches, and marks them held by user space, to be freed by
- * ksalloc_free_user() or taken back by ksalloc_close().
- *
- * Context: Process or softirq context, interrupts enabled; never sleeps.
- * Holds the allocator's lock while it takes up to @count frames: callers
- * ask for a bounded number at a time.
- * Return: the number of frames taken, or -ENOMEM when none is free,
- * -ENODEV once closed, -EPERM with interrupts disabled.
- */
-int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count)
-{
-	return ksalloc_take(alloc, indices, count, KSALLOC_FRAME_USER, 0);
-}
-EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_user);
 
 /**
  * ksalloc_alloc_many() - take free frames for kernel code without sleeping
@@ -1133,18 +1123,23 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_user);
  * @indices: where to store the frames' indices
  * @count: how many frames are wanted, at least 1
  *
- * As ksalloc_alloc_user(), but the frames stay the caller's (state KERNEL)
- * until ksalloc_hand_to_user(): for ALLOC_BATCH, which takes them in
- * chunks, so that user space cannot free a frame of the first chunk
- * before the batch is reported, and get it again in the second.
+ * Takes as many free frames as there are, up to @count, from the shared
+ * stack and the caches.  They stay the caller's (state KERNEL) until
+ * ksalloc_hand_to_user(): ALLOC_BATCH takes them in chunks, and user space
+ * must not be able to free a frame of the first chunk before the batch is
+ * reported, and get it again in the second.
  *
  * Context: Process or softirq context, interrupts enabled; never sleeps.
- * Return: as ksalloc_alloc_user().
+ * Holds the allocator's lock while it takes up to @count frames: callers
+ * ask for a bounded number at a time.
+ * Return: the number of frames taken, or -ENOMEM when none is free,
+ * -ENODEV once closed, -EPERM with interrupts disabled.
  */
 int ksalloc_alloc_many(struct ksalloc *alloc, u32 *indices, u32 count)
 {
 	return ksalloc_take(alloc, indices, count, KSALLOC_FRAME_KERNEL, 0);
 }
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_many);
 
 /**
  * ksalloc_hand_to_user() - hand frames the caller holds to user space
@@ -1166,6 +1161,7 @@ void ksalloc_hand_to_user(struct ksalloc *alloc, const u32 *indices, u32 n)
 	for (i = 0; i < n; i++)
 		WRITE_ONCE(*ksalloc_state(alloc, indices[i]), KSALLOC_FRAME_USER);
 }
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_hand_to_user);
 
 /**
  * ksalloc_free_index() - give a frame kernel code holds back, by index
@@ -1241,7 +1237,7 @@ static long ksalloc_sleep(struct completion *done, long timeout,
  * @alloc: the allocator
  * @timeout: jiffies to wait: 0 never waits, MAX_SCHEDULE_TIMEOUT has no limit
  * @state: TASK_INTERRUPTIBLE, TASK_KILLABLE or TASK_UNINTERRUPTIBLE
- * @user: the frame is for user space (see ksalloc_alloc_user())
+ * @user: the frame is for user space (freed by ksalloc_free_user())
  * @index: where to store the frame's index
  *
  * Waiters are served first in, first out, by direct hand-off from the
@@ -1269,15 +1265,12 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 
 	might_sleep();
 	got = ksalloc_fast_take(alloc, kind, index);
-	if (got) {
-		if (got == 1)
-			ksalloc_took_last(alloc);
+	if (got > 1)
 		return 0;
-	}
-	ret = ksalloc_take(alloc, index, 1, kind, KSALLOC_TAKE_REFILL |
-			   (timeout ? KSALLOC_TAKE_WAITS : 0));
+	ret = ksalloc_take_rest(alloc, index, kind,
+				timeout ? KSALLOC_TAKE_WAITS : 0, got);
 	if (ret != -ENOMEM)
-		return ret < 0 ? ret : 0;
+		return ret;
 	if (!timeout)
 		return -EAGAIN;
 
@@ -1427,12 +1420,12 @@ void ksalloc_close(struct ksalloc *alloc)
 		ksalloc_put(alloc);
 	ksalloc_put(alloc);
 }
+EXPORT_SYMBOL_NS_GPL(ksalloc_close, KSALLOC_NS);
 
 static void ksalloc_close_work(struct work_struct *work)
 {
 	ksalloc_close(container_of(work, struct ksalloc, close_work));
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_close, KSALLOC_NS);
 
 /**
  * ksalloc_frame_ptr() - the address of a frame
@@ -1504,17 +1497,10 @@ u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index)
 static noinline int ksalloc_allocate_slow(struct ksalloc *alloc, void **frame,
 					  u32 index, u32 left)
 {
-	int ret;
+	int ret = ksalloc_take_rest(alloc, &index, KSALLOC_FRAME_KERNEL, 0, left);
 
-	if (left) {
-		ksalloc_took_last(alloc);
-		*frame = alloc->pool + (size_t)index * alloc->stride;
-		return 0;
-	}
-	ret = ksalloc_take(alloc, &index, 1, KSALLOC_FRAME_KERNEL,
-			   KSALLOC_TAKE_REFILL);
-	*frame = ret < 0 ? NULL : alloc->pool + (size_t)index * alloc->stride;
-	return ret < 0 ? ret : 0;
+	*frame = ret ? NULL : alloc->pool + (size_t)index * alloc->stride;
+	return ret;
 }
 
 /**

@@ -26,7 +26,6 @@ extern unsigned long ksalloc_max_total_bytes;
 
 int ksalloc_alloc_index(struct ksalloc *alloc, u32 *index);
 int ksalloc_free_index(struct ksalloc *alloc, u32 index);
-int ksalloc_alloc_user(struct ksalloc *alloc, u32 *indices, u32 count);
 int ksalloc_alloc_many(struct ksalloc *alloc, u32 *indices, u32 count);
 void ksalloc_hand_to_user(struct ksalloc *alloc, const u32 *indices, u32 n);
 int ksalloc_free_user(struct ksalloc *alloc, u32 index);

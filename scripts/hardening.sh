@@ -47,8 +47,8 @@ EOF
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(cd "$here/.." && pwd)
-# The user-space tools of this work tree (see scripts/build.sh for why per tree).
-tools="${KSALLOC_CACHE:-$HOME/.cache/ksalloc}/tools-$(printf '%s' "$repo" | md5sum | cut -c1-8)"
+# This work tree's user-space tools and guest images.
+tools=$("$here/build.sh" --tools-dir)
 cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
 logs=${KSALLOC_OUT:-$repo/out}/logs
 

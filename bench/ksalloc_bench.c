@@ -53,7 +53,6 @@
  * measures whatever the core does behind the exported API.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bottom_half.h>
 #include <linux/completion.h>
@@ -76,7 +75,6 @@
 #include <linux/spinlock.h>
 #include <linux/string.h>
 #include <linux/timex.h>
-#include <linux/version.h>
 
 #define KSALLOC_BENCH_OBJECTS	1024
 #define KSALLOC_BENCH_SIZE	256
@@ -263,12 +261,8 @@ static u32 ksalloc_bench_naive(u32 n)
 	return failed;
 }
 
-/*
- * objpool came in 6.7 (lib/objpool.c): before, its row reads "n/a".  The
- * one version test of the file, kept local because bench/ sees only
- * include/linux/ksalloc.h, not module/compat.h.
- */
-#if LINUX_VERSION_CODE >= KERNEL_VERSION(6, 7, 0)
+/* objpool came in 6.7 (module/compat.h): before, its row reads "n/a". */
+#ifdef KSALLOC_HAVE_OBJPOOL
 #include <linux/objpool.h>
 
 static struct objpool_head ksalloc_bench_objpool;
@@ -1548,6 +1542,6 @@ static void __exit ksalloc_bench_exit(void)
 module_init(ksalloc_bench_init);
 module_exit(ksalloc_bench_exit);
 
-KSALLOC_IMPORT_NS();
+MODULE_IMPORT_NS("KSALLOC");
 MODULE_DESCRIPTION("Benchmarks of the ksalloc function table");
 MODULE_LICENSE("GPL");

@@ -44,7 +44,6 @@
  * Only include/linux/ksalloc.h is used, as by any outside driver.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/atomic.h>
 #include <linux/bitops.h>
@@ -1022,4 +1021,4 @@ module_misc_device(ksalloc_soak_misc);
 
 MODULE_DESCRIPTION("ksalloc soak test: a long mixed load on one allocator");
 MODULE_LICENSE("GPL");
-KSALLOC_IMPORT_NS();
+MODULE_IMPORT_NS("KSALLOC");

@@ -2420,7 +2420,7 @@ static struct kunit_suite ksalloc_test_suite = {
 
 kunit_test_suite(ksalloc_test_suite);
 
-KSALLOC_IMPORT_NS();
-MODULE_IMPORT_NS(EXPORTED_FOR_KUNIT_TESTING);
+MODULE_IMPORT_NS("KSALLOC");
+MODULE_IMPORT_NS("EXPORTED_FOR_KUNIT_TESTING");
 MODULE_DESCRIPTION("KUnit tests for ksalloc");
 MODULE_LICENSE("GPL");

@@ -79,7 +79,6 @@
  * character device makes that the opener's.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/bitmap.h>
 #include <linux/completion.h>
@@ -107,7 +106,6 @@
 #include <kunit/visibility.h>
 
 #include "cache.h"
-#include "compat.h"
 #include "ksalloc_internal.h"
 
 /* Bytes held by all live allocators, bounded by ksalloc_max_total_bytes. */
@@ -468,7 +466,7 @@ err_uncharge:
 	ksalloc_uncharge(l.pool_cost + l.meta_cost);
 	return ERR_PTR(ret);
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_create, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_create, "KSALLOC");
 
 /* Whether a page of the pool is held by someone but us (a pipe, a pin). */
 static bool ksalloc_pages_held(struct ksalloc *alloc)
@@ -559,7 +557,7 @@ void ksalloc_get(struct ksalloc *alloc)
 {
 	kref_get(&alloc->ref);
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_get, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_get, "KSALLOC");
 
 /**
  * ksalloc_put() - drop a reference on an allocator
@@ -576,7 +574,7 @@ void ksalloc_put(struct ksalloc *alloc)
 	if (alloc)
 		kref_put(&alloc->ref, ksalloc_release);
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_put, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_put, "KSALLOC");
 
 /*
  * The state byte of frame @index.  Frames next to each other have their
@@ -1420,7 +1418,7 @@ void ksalloc_close(struct ksalloc *alloc)
 		ksalloc_put(alloc);
 	ksalloc_put(alloc);
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_close, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_close, "KSALLOC");
 
 static void ksalloc_close_work(struct work_struct *work)
 {
@@ -1441,7 +1439,7 @@ void *ksalloc_frame_ptr(struct ksalloc *alloc, u32 index)
 		return NULL;
 	return alloc->pool + (size_t)index * alloc->stride;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_frame_ptr, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_frame_ptr, "KSALLOC");
 
 /*
  * The index of the frame at @frame, or KSALLOC_NO_FRAME: a shift for a
@@ -1481,7 +1479,7 @@ u32 ksalloc_frame_index(struct ksalloc *alloc, const void *frame)
 {
 	return __ksalloc_frame_index(alloc, frame);
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_frame_index, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_frame_index, "KSALLOC");
 
 /* Byte offset of frame @index in the pool, and so in mmap() of it. */
 u64 ksalloc_frame_offset(struct ksalloc *alloc, u32 index)
@@ -1531,7 +1529,7 @@ int ksalloc_allocate_frame(struct ksalloc *alloc, void **frame)
 	}
 	return ksalloc_allocate_slow(alloc, frame, index, left);
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_allocate_frame, "KSALLOC");
 
 /* The rest of free_frame, a tail call away from the fast path. */
 static noinline void ksalloc_free_frame_slow(struct ksalloc *alloc, void *frame,
@@ -1578,7 +1576,7 @@ void ksalloc_free_frame(struct ksalloc *alloc, void *frame)
 		return;
 	ksalloc_free_frame_slow(alloc, frame, index);
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_free_frame, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_free_frame, "KSALLOC");
 
 /**
  * ksalloc_alloc_frame_wait() - take a frame, waiting for one if none is free
@@ -1606,7 +1604,7 @@ int ksalloc_alloc_frame_wait(struct ksalloc *alloc, long timeout_jiffies,
 	*frame = ret ? NULL : alloc->pool + (size_t)index * alloc->stride;
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_alloc_frame_wait, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_alloc_frame_wait, "KSALLOC");
 
 /**
  * ksalloc_frame_to_user() - hand a frame over to user space
@@ -1642,7 +1640,7 @@ int ksalloc_frame_to_user(struct ksalloc *alloc, void *frame)
 	spin_unlock_bh(&alloc->lock);
 	return ret;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_frame_to_user, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_frame_to_user, "KSALLOC");
 
 /**
  * ksalloc_get_function_table() - acquire the DISPATCH interface
@@ -1681,7 +1679,7 @@ int ksalloc_get_function_table(struct ksalloc *alloc,
 	table->free_frame = ksalloc_free_frame;
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_get_function_table, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_get_function_table, "KSALLOC");
 
 /* Whether the function table was acquired and the handle is still open. */
 bool ksalloc_dispatch_active(struct ksalloc *alloc)
@@ -1717,7 +1715,7 @@ int ksalloc_get_status(struct ksalloc *alloc, struct ksalloc_status *status)
 	spin_unlock_bh(&alloc->lock);
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_get_status, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_get_status, "KSALLOC");
 
 /**
  * ksalloc_get_stats() - the allocator's counters
@@ -1752,7 +1750,7 @@ int ksalloc_get_stats(struct ksalloc *alloc, struct ksalloc_stats *stats)
 	}
 	return 0;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_get_stats, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_get_stats, "KSALLOC");
 
 /* The queue that pollers of @alloc sleep on. */
 wait_queue_head_t *ksalloc_poll_queue(struct ksalloc *alloc)

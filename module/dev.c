@@ -31,7 +31,6 @@
  * is the same handler.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/anon_inodes.h>
 #include <linux/capability.h>
@@ -55,7 +54,6 @@
 #include <linux/user_namespace.h>
 #include <kunit/visibility.h>
 
-#include "compat.h"
 #include "ksalloc_internal.h"
 
 /*
@@ -467,7 +465,7 @@ static int ksalloc_dev_mmap(struct file *file, struct vm_area_struct *vma)
 		return -EINVAL;
 	if (vma->vm_flags & VM_EXEC)
 		return -EPERM;
-	ksalloc_vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
+	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
 	pages = ksalloc_pool_pages(alloc, &nr);
 	return vm_map_pages(vma, pages, nr);
 }
@@ -565,7 +563,7 @@ struct ksalloc *ksalloc_get_file(struct file *file)
 	ksalloc_get(alloc);
 	return alloc;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_get_file, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_get_file, "KSALLOC");
 
 /**
  * ksalloc_fdget() - take the allocator behind a file descriptor
@@ -594,7 +592,7 @@ struct ksalloc *ksalloc_fdget(int fd)
 	fput(file);
 	return alloc;
 }
-EXPORT_SYMBOL_NS_GPL(ksalloc_fdget, KSALLOC_NS);
+EXPORT_SYMBOL_NS_GPL(ksalloc_fdget, "KSALLOC");
 
 #if IS_ENABLED(CONFIG_KUNIT)
 /**

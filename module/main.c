@@ -7,7 +7,6 @@
  * /sys/module/ksalloc/parameters/ and apply to the next framing.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/module.h>
 #include <linux/moduleparam.h>

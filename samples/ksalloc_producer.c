@@ -32,7 +32,6 @@
  * stops there and read() sees the end of the stream once the queue is empty.
  */
 
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/build_bug.h>
 #include <linux/crc32.h>
@@ -605,4 +604,4 @@ module_misc_device(ksalloc_producer_misc);
 
 MODULE_DESCRIPTION("ksalloc sample: a softirq frame producer");
 MODULE_LICENSE("GPL");
-KSALLOC_IMPORT_NS();
+MODULE_IMPORT_NS("KSALLOC");

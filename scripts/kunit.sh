@@ -104,6 +104,10 @@ esac
 
 here=$(cd "$(dirname "$0")" && pwd)
 src=$("$here/deps.sh" --source-dir)
+# One source tree serves every work tree: its drivers/misc/ksalloc link
+# names one of them, so runs take turns.
+exec 9>"$src/.ksalloc-kunit.lock"
+flock 9
 "$here/jury-rig.sh" "$src" >/dev/null
 
 # qemu_configs/x86_64.py boots with qboot (Debian's qemu-system-data has

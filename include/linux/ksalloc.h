@@ -17,7 +17,7 @@
  *	}
  *
  * Every symbol lives in the KSALLOC namespace: a consumer module says
- * KSALLOC_IMPORT_NS() once.
+ * KSALLOC_IMPORT_NS() once (MODULE_IMPORT_NS("KSALLOC") on 6.13 and later).
  */
 #ifndef _LINUX_KSALLOC_H
 #define _LINUX_KSALLOC_H

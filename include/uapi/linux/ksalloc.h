@@ -82,5 +82,15 @@ struct ksalloc_stats {            /* 64 bytes */
 #define KSALLOC_IOC_ALLOC_BATCH       _IOWR(KSALLOC_IOC_MAGIC, 0x05, struct ksalloc_frame_batch)
 #define KSALLOC_IOC_FREE_BATCH        _IOWR(KSALLOC_IOC_MAGIC, 0x06, struct ksalloc_frame_batch)
 #define KSALLOC_IOC_GET_STATS         _IOR(KSALLOC_IOC_MAGIC, 0x07, struct ksalloc_stats)
+/* 0x08 is KSALLOC_IOC_EXPORT_DMABUF. */
+
+/*
+ * The allocator's id: a number that no other allocator gets while the
+ * module stays loaded, never 0.  It names the allocator's directory in
+ * debugfs (/sys/kernel/debug/ksalloc/ID), is the "id" field of its
+ * tracepoint events and the "ksalloc_id" line of the descriptor's
+ * /proc/PID/fdinfo entry.  Any descriptor; -EBADFD before SET_FRAMING.
+ */
+#define KSALLOC_IOC_GET_ID            _IOR(KSALLOC_IOC_MAGIC, 0x09, __u64)
 
 #endif /* _UAPI_LINUX_KSALLOC_H */

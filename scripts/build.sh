@@ -1,55 +1,83 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Builds the modules out of tree against one kernel's headers, in a copy of
-# the sources kept in the cache, so that builds for several kernels never
-# share object files and the work tree stays clean.
+# build.sh - build the modules out of tree against one kernel's headers.
+#
+# The sources are copied to a directory of the cache per kernel and work
+# tree, so that builds for several kernels never share object files and
+# the work tree stays clean.  A build with make variables that change the
+# objects (KSALLOC_TRACEPOINTS=n, ...; anything but W=, C= and V=) gets a
+# directory of its own too, so that it never overwrites the normal build.
+
 set -euo pipefail
 
-usage() {
-	cat <<USAGE
-usage: ${0##*/} FLAVOUR|KDIR [MAKE_ARG...]
-       ${0##*/} --tools-dir
+readonly PROG=${0##*/}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-Copies the sources to \${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}/build/NAME-TREE and
-runs 'make -C KDIR M=that-copy MAKE_ARG... modules'.  FLAVOUR is a kernel of
-scripts/kernels.sh (6.1, 6.12, 6.12-rt); a directory is used as KDIR itself.
-Prints the directory holding the built .ko files on the last line.
+usage()
+{
+	cat <<EOF
+Usage: $PROG FLAVOUR|KDIR [MAKE_ARG...]
+       $PROG --tools-dir
+
+Copies the sources to \${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}/build/NAME-TREE
+(NAME-TREE-VAR=VALUE... when MAKE_ARGs set variables other than W, C and
+V) and runs 'make -C KDIR M=that-copy MAKE_ARG... modules'.  FLAVOUR is a
+kernel of scripts/kernels.sh (6.1, 6.12, 6.12-rt, debug); a directory is
+used as KDIR itself.  Prints the directory holding the built .ko files on
+the last line.
+
 With --tools-dir, prints where this work tree's user-space tools and guest
 images go (\${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}/tools-TREE) and exits.
 
-example: ${0##*/} 6.12 W=1 C=2
-USAGE
+Examples: $PROG 6.12 W=1 C=2
+          $PROG 6.12 KSALLOC_TRACEPOINTS=n
+EOF
 }
 
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
-# Every work tree has its own directories in the cache, so that two trees
-# (a CI clone and a developer's) never build over each other.
-tree=$(printf '%s' "$repo" | md5sum | cut -c1-8)
+# variant MAKE_ARG...: the suffix of the build directory for these make
+# arguments: "-VAR=VALUE" for each variable that changes the objects.
+variant()
+{
+	local arg suffix=''
 
-case "${1:-}" in
--h|--help) usage; exit 0 ;;
---tools-dir) echo "$cache/tools-$tree"; exit 0 ;;
-"") usage >&2; exit 2 ;;
-esac
+	for arg in "$@"; do
+		case $arg in
+		W=* | C=* | V=* | -*) ;;
+		[A-Za-z_]*=*) suffix+=-${arg//\//_} ;;
+		esac
+	done
+	echo "$suffix"
+}
 
-target=$1
-shift
+main()
+{
+	local target kdir name out
 
-if [ -d "$target" ]; then
-	kdir=$(cd "$target" && pwd)
-	name=$(basename "$kdir")
-else
-	kdir=$("$here/kernels.sh" kdir "$target")
-	name=$target
-fi
+	case ${1:-} in
+	-h | --help) usage; return 0 ;;
+	--tools-dir) echo "$tools"; return 0 ;;
+	'') usage >&2; exit 2 ;;
+	esac
+	target=$1
+	shift
 
-out="$cache/build/$name-$tree"
-mkdir -p "$out"
-rsync -a --delete --exclude=.git --exclude=out \
-	--include='*/' --include='Kbuild' --include='Kconfig' --include='*.[ch]' \
-	--exclude='*' "$repo/" "$out/"
-make -C "$kdir" M="$out" "$@" modules >&2
-echo "$out"
+	if [[ -d $target ]]; then
+		kdir=$(cd "$target" && pwd)
+		name=$(basename "$kdir")
+	else
+		kdir=$("$here/kernels.sh" kdir "$target")
+		name=$target
+	fi
+
+	out=$cache/build/$name-$tree$(variant "$@")
+	mkdir -p "$out"
+	rsync -a --delete --exclude=.git --exclude=out \
+		--include='*/' --include='Kbuild' --include='Kconfig' --include='*.[ch]' \
+		--exclude='*' "$repo/" "$out/"
+	make -C "$kdir" M="$out" "$@" modules >&2
+	echo "$out"
+}
+
+main "$@"

@@ -11,6 +11,10 @@
 #   /dev /proc /sys /tmp /run /root /mnt   empty mount points (and
 #                         /dev/console, /dev/null when packed as root)
 #   /init                 the --init script (mode 0755)
+#   /lib/ksalloc/guest.sh what the /init scripts share (scripts/guest/lib.sh)
+#   /lib/ksalloc/kernel-reports   the expression of scripts/kernel-reports
+#                         on one line: a kernel log line matching it is a
+#                         report of one of the kernel's checkers
 #   --file SRC:DEST       each extra file (or directory) at DEST
 #   --libs-of BINARY      the shared libraries BINARY loads, per ldd(1), at
 #                         the host paths, so a dynamic binary runs as is
@@ -205,7 +209,9 @@ main()
 	write_result_helper "$stage/bin/ksalloc-result"
 	# What the /init scripts of scripts/guest/ share.
 	mkdir -p "$stage/lib/ksalloc"
-	cp "$(dirname "${BASH_SOURCE[0]}")/guest/lib.sh" "$stage/lib/ksalloc/guest.sh"
+	cp "$here/guest/lib.sh" "$stage/lib/ksalloc/guest.sh"
+	# The kernel-report regexp of scripts/kernel-reports, as one line.
+	printf '%s\n' "$KERNEL_REPORTS_RE" >"$stage/lib/ksalloc/kernel-reports"
 
 	for arg in "${files[@]}"; do
 		copy_in "$stage" "${arg%:*}" "${arg##*:}"

@@ -1,13 +1,45 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# Helpers shared by the scripts: sourced, never run.  The sourcing script
-# sets PROG (its name, for messages), and may set DIE_STATUS (the exit
-# status of die(), 1 by default).
+# lib.sh - what the host scripts share: sourced, never run.
+#
+# Every script of scripts/ has the same shape: "set -euo pipefail", then
+#
+#	readonly PROG=${0##*/}
+#	source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+#
+# a usage() for --help, its functions, and a main() called last as
+# 'main "$@"'.  The sourcing script may set DIE_STATUS (the exit status of
+# die(), 1 by default).  Sourcing sets these globals:
+#
+#	here    scripts/, where this file is
+#	repo    the work tree
+#	cache   ${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
+#	tools   this work tree's user-space tools and guest images in the
+#	        cache (what "scripts/build.sh --tools-dir" prints)
+#	logs    ${KSALLOC_OUT:-$repo/out}/logs
+#	KERNEL_REPORTS_RE
+#	        the extended regexp of scripts/kernel-reports: a line of a
+#	        kernel log that matches it is a report of one of the kernel's
+#	        checkers (grep -E "$KERNEL_REPORTS_RE" LOG)
+#
+# and the helpers below: msg, die, as_root, apt_install, need,
+# build_tools, guest_build and run_guest.
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+repo=$(cd "$here/.." && pwd)
+cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
+# Every work tree has its own directories in the cache, so that two trees
+# (a CI clone and a developer's) never build over each other.
+tree=$(printf '%s' "$repo" | md5sum | cut -c1-8)
+tools=$cache/tools-$tree
+logs=${KSALLOC_OUT:-$repo/out}/logs
+# shellcheck disable=SC2034 # for the scripts that source this
+KERNEL_REPORTS_RE=$(sed '/^#/d; /^$/d' "$here/kernel-reports" | paste -sd '|')
 
 msg()
 {
-	printf '%s: %s\n' "$PROG" "$*" >&2
+	printf '%s: %s\n' "${PROG:-${0##*/}}" "$*" >&2
 }
 
 die()
@@ -44,4 +76,135 @@ need()
 		command -v "${pair%%:*}" >/dev/null || missing+=("${pair#*:}")
 	done
 	[[ ${#missing[@]} -eq 0 ]] || apt_install "${missing[@]}"
+}
+
+# build_tools [PROGRAM...]: builds the user-space tools into $tools (all of
+# them, or the PROGRAMs named), quietly.
+build_tools()
+{
+	local -a targets=()
+	local p
+
+	for p in "$@"; do
+		targets+=("$tools/$p")
+	done
+	mkdir -p "$tools"
+	make -s -C "$repo/tools" O="$tools" "${targets[@]}" >&2
+}
+
+# guest_build LABEL KERNEL [MAKE_ARG...]: builds the modules against
+# KERNEL (scripts/build.sh), the log in $logs/LABEL-build-KERNEL.log, and
+# sets KO to the directory of the .ko files.  On failure prints
+# "FAIL: LABEL/KERNEL/build (see LOG)" and returns 1.
+guest_build()
+{
+	local label=$1 k=$2 log
+	shift 2
+
+	log=$logs/$label-build-$k.log
+	mkdir -p "$logs"
+	if ! KO=$("$here/build.sh" "$k" "$@" 2>"$log" | tail -n 1) || [[ -z $KO ]]; then
+		echo "FAIL: $label/$k/build (see $log)"
+		return 1
+	fi
+}
+
+# vm_exit_reason STATUS: what an exit status of scripts/vm.sh means.
+vm_exit_reason()
+{
+	case $1 in
+	1) echo "the guest reported FAIL" ;;
+	3) echo "kernel crash" ;;
+	4) echo "no result" ;;
+	124) echo "timed out" ;;
+	*) echo "vm.sh failed" ;;
+	esac
+}
+
+# run_guest [OPTION...] LABEL KERNEL INIT [SRC:DEST...]
+#
+# Boots KERNEL (a flavour of scripts/kernels.sh) with an initramfs of INIT
+# as /init and the files SRC:DEST (scripts/initramfs.sh --file), and turns
+# the guest's "GUEST-PASS: name", "GUEST-FAIL: name" and "GUEST-SKIP:
+# name" lines into "PASS: LABEL/KERNEL/name" (FAIL:, SKIP:) on stdout.  A
+# guest that reports FAIL, crashes, stops without a result or times out
+# adds "FAIL: LABEL/KERNEL/guest (why, vm.sh exit N, see LOG)".
+#
+#   --name NAME         the files' name (default LABEL-KERNEL): the image
+#                       $tools/NAME.cpio.gz, the console log $logs/NAME.log
+#                       and its non-kernel lines, without CRs,
+#                       $logs/NAME.out (GUEST_OUT is set to that)
+#   --config DEST TEXT  a file holding the line(s) TEXT at DEST in the image
+#   --libs-of BINARY    the shared libraries of BINARY (initramfs.sh)
+#   --smp N, --mem MB, --timeout SECONDS, --icount, --strict
+#                       passed to scripts/vm.sh (default --smp 2
+#                       --timeout 900)
+#   --qemu ARG          one more QEMU argument (may repeat)
+#   --show REGEX        console lines matching REGEX (extended) also go to
+#                       stderr, as "KERNEL: line"
+#   --live              every non-kernel console line also goes to stderr
+#                       as it comes
+#
+# Returns 0 when the guest reported PASS, else 1.
+run_guest()
+{
+	local name='' show='' live=false smp=2 timeout=900 conf rc=0 what
+	local label k init img log arg
+	local -a vm=() qemu=() files=() confs=()
+
+	while [[ $# -gt 0 ]]; do
+		case $1 in
+		--name) name=$2; shift ;;
+		--config)
+			conf=$(mktemp "${TMPDIR:-/tmp}/ksalloc-guest-conf.XXXXXX")
+			printf '%s\n' "$3" >"$conf"
+			confs+=("$conf")
+			files+=(--file "$conf:$2")
+			shift 2
+			;;
+		--libs-of) files+=(--libs-of "$2"); shift ;;
+		--smp) smp=$2; shift ;;
+		--timeout) timeout=$2; shift ;;
+		--mem) vm+=(--mem "$2"); shift ;;
+		--icount | --strict) vm+=("$1") ;;
+		--qemu) qemu+=("$2"); shift ;;
+		--show) show=$2; shift ;;
+		--live) live=true ;;
+		*) break ;;
+		esac
+		shift
+	done
+	[[ $# -ge 3 ]] || die "run_guest: want LABEL KERNEL INIT [SRC:DEST...]"
+	label=$1 k=$2 init=$3
+	shift 3
+	for arg in "$@"; do
+		files+=(--file "$arg")
+	done
+	name=${name:-$label-$k}
+	img=$tools/$name.cpio.gz
+	log=$logs/$name.log
+	GUEST_OUT=$logs/$name.out
+	mkdir -p "$logs" "$tools"
+
+	if ! "$here/initramfs.sh" -o "$img" --init "$init" "${files[@]}" \
+		>/dev/null 2>"$logs/$name.initramfs.log"; then
+		rm -f "${confs[@]}"
+		echo "FAIL: $label/$k/initramfs (see $logs/$name.initramfs.log)"
+		return 1
+	fi
+	rm -f "${confs[@]}"
+
+	"$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$k")" --initrd "$img" \
+		--smp "$smp" --timeout "$timeout" "${vm[@]}" --quiet --log "$log" \
+		${qemu[@]:+-- "${qemu[@]}"} </dev/null 2>&1 |
+		tr -d '\r' | if $live; then tee "$GUEST_OUT" >&2; else cat >"$GUEST_OUT"; fi ||
+		rc=${PIPESTATUS[0]}
+	sed -n "s|^GUEST-PASS: |PASS: $label/$k/|p; s|^GUEST-FAIL: |FAIL: $label/$k/|p;
+		s|^GUEST-SKIP: |SKIP: $label/$k/|p" "$GUEST_OUT"
+	[[ -z $show ]] || grep -E "$show" "$GUEST_OUT" | sed "s|^|$k: |" >&2 || true
+	if [[ $rc -ne 0 ]]; then
+		what=$(vm_exit_reason "$rc")
+		echo "FAIL: $label/$k/guest ($what, vm.sh exit $rc, see $log)"
+		return 1
+	fi
 }

@@ -4,9 +4,10 @@
 # What every test guest's /init shares (busybox sh).  scripts/initramfs.sh
 # puts this file in each image as /lib/ksalloc/guest.sh; an /init starts
 # with ". /lib/ksalloc/guest.sh".  It mounts the usual file systems and
-# gives the checks their form: each prints "GUEST-PASS: name" or
-# "GUEST-FAIL: name", which the host scripts turn into their PASS:/FAIL:
-# lines, and finish() reports the KSALLOC-RESULT marker to scripts/vm.sh.
+# gives the checks their form: each prints "GUEST-PASS: name",
+# "GUEST-FAIL: name" or "GUEST-SKIP: name", which run_guest of
+# scripts/lib.sh turns into the host's PASS:/FAIL:/SKIP: lines, and
+# finish() reports the KSALLOC-RESULT marker to scripts/vm.sh.
 
 mount -t proc proc /proc
 mount -t sysfs sysfs /sys
@@ -17,13 +18,15 @@ mkdir -p /tmp && mount -t tmpfs tmpfs /tmp
 M=/lib/modules
 fails=0
 
-# The report of any of the kernel's checkers, or of the OOM killer.
-KERNEL_REPORTS='WARNING:|BUG:|Oops|sleeping function called|possible recursive locking'
-KERNEL_REPORTS="$KERNEL_REPORTS|circular locking|inconsistent lock state|KASAN|UBSAN|KCSAN"
-KERNEL_REPORTS="$KERNEL_REPORTS|Out of memory|oom-kill"
+# The report of any of the kernel's checkers, or of the OOM killer: the
+# extended regexp of scripts/kernel-reports, which scripts/initramfs.sh
+# packs as one line.
+KERNEL_REPORTS=$(cat /lib/ksalloc/kernel-reports)
 
 pass() { echo "GUEST-PASS: $1"; }
 fail() { echo "GUEST-FAIL: $1"; fails=$((fails + 1)); }
+# A check that could not run here (the host reports it as SKIP:).
+skip() { echo "GUEST-SKIP: $1"; }
 
 # check NAME COMMAND...: a check that passes when the command succeeds.
 check() {

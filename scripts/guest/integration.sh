@@ -3,8 +3,10 @@
 #
 # /init of the integration guest (busybox sh).  Loads ksalloc.ko with
 # default and non-default parameters, checks the device node, runs the
-# selftests (64-bit, and 32-bit through compat_ioctl when present), loads
-# the softirq producer and runs the selftest that needs it, streams frames
+# selftests (64-bit, and 32-bit through compat_ioctl when present), the
+# debugfs and tracepoint test ksalloc_observe and ksalloc-ctl-test (list,
+# top) when present, loads the softirq producer and runs the selftest that
+# needs it, streams frames
 # from the producer, checks that busy modules refuse to unload, unloads,
 # loads again, and scans dmesg.  Each check prints "GUEST-PASS: name" or
 # "GUEST-FAIL: name"; the run ends with the KSALLOC-RESULT marker that
@@ -37,32 +39,66 @@ refuse framing-over-max-pool-bytes ksalloc-ctl info --frames 64 --size 32768
 check rmmod-params rmmod ksalloc
 check insmod-again insmod $M/ksalloc.ko
 
-# selftests LABEL HARNESS-ARGS...: runs the selftests, 64-bit and 32-bit,
-# with the harness's filter options; one line per test and ABI.
+# tap NAME NOTE PROGRAM [ARG...]: runs the kselftest-harness PROGRAM (at
+# most five minutes) and turns each TAP line "ok N test", "ok N test #
+# SKIP why" or "not ok N test" into the check NAME/test; prints a line
+# "selftests NAME NOTE: N passed, N failed, N skipped, exit RC" for the
+# host's log.  A PROGRAM that exits non-zero without a failed test, or
+# reports nothing, fails the check NAME/exit-RC.
+tap() {
+	name=$1
+	note=$2
+	log=/tmp/$1.log
+	shift 2
+	timeout 300 "$@" >"$log" 2>&1
+	rc=$?
+	awk -v name="$name" '
+	/^(not )?ok [0-9]+ / {
+		test = $0
+		verdict = test ~ /^not / ? "FAIL" : test ~ /# *SKIP/ ? "SKIP" : "PASS"
+		sub(/^(not )?ok [0-9]+ /, "", test)
+		sub(/ *#.*/, "", test)
+		print "GUEST-" verdict ": " name "/" test
+	}' "$log" >"$log.checks"
+	cat "$log.checks"
+	n_ok=$(grep -c '^GUEST-PASS: ' "$log.checks")
+	n_bad=$(grep -c '^GUEST-FAIL: ' "$log.checks")
+	n_skip=$(grep -c '^GUEST-SKIP: ' "$log.checks")
+	fails=$((fails + n_bad))
+	echo "selftests $name$note: $n_ok passed, $n_bad failed, $n_skip skipped, exit $rc"
+	if [ "$rc" != 0 ] || [ "$n_bad" != 0 ] || [ $((n_ok + n_skip)) = 0 ]; then
+		[ "$n_bad" != 0 ] || fail "$name/exit-$rc"
+		grep -B2 -A12 '^not ok\|^# RUN' "$log" | grep -v '^# \(RUN\|OK\)' | tail -40
+	fi
+}
+
+# selftests LABEL HARNESS-ARGS...: the ABI selftests, 64-bit and 32-bit
+# (through compat_ioctl) when present, with the harness's filter options.
 selftests() {
 	label=$1
 	shift
-	for t in ksalloc_test ksalloc_test32; do
-		[ -x /bin/$t ] || continue
-		abi=64
-		[ $t = ksalloc_test32 ] && abi=32
-		/bin/$t "$@" >/tmp/$t.log 2>&1
-		rc=$?
-		sed -n "s/^ok [0-9]* \(.*\)/GUEST-PASS: selftest$abi\/\1/p;
-			s/^not ok [0-9]* \(.*\)/GUEST-FAIL: selftest$abi\/\1/p" /tmp/$t.log |
-			sed 's/ # .*//'
-		n_ok=$(grep -c '^ok ' /tmp/$t.log)
-		n_bad=$(grep -c '^not ok ' /tmp/$t.log)
-		echo "selftests $abi-bit$label: $n_ok passed, $n_bad failed, exit $rc"
-		if [ "$rc" != 0 ] || [ "$n_bad" != 0 ] || [ "$n_ok" = 0 ]; then
-			fails=$((fails + 1))
-			grep -B2 -A12 '^not ok\|^# RUN' /tmp/$t.log | grep -v '^# \(RUN\|OK\)' | tail -40
-		fi
-	done
+	[ ! -x /bin/ksalloc_test ] || tap selftest64 "$label" /bin/ksalloc_test "$@"
+	[ ! -x /bin/ksalloc_test32 ] || tap selftest32 "$label" /bin/ksalloc_test32 "$@"
 }
 
 # 3: the selftests, but the one that needs the producer (it runs in 4).
 selftests "" -T free_kernel_held_frame_einval
+
+# The debugfs files and tracepoints (ksalloc_observe), and ksalloc-ctl
+# list/top (ksalloc-ctl-test, which prints its own checks), when built.
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null
+[ ! -x /bin/ksalloc_observe ] || tap observe "" /bin/ksalloc_observe
+if [ -x /bin/ksalloc-ctl-test ]; then
+	timeout 300 ksalloc-ctl-test >/tmp/ctl-test.log 2>&1
+	rc=$?
+	cat /tmp/ctl-test.log
+	n_bad=$(grep -c '^GUEST-FAIL: ' /tmp/ctl-test.log)
+	fails=$((fails + n_bad))
+	if [ "$rc" != 0 ] && [ "$n_bad" = 0 ]; then
+		fail "ksalloc-ctl-test/exit-$rc"
+	fi
+fi
 
 # Refusal: ksalloc stays while a descriptor is open.
 exec 3<>/dev/ksalloc

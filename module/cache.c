@@ -4,7 +4,7 @@
  *
  * Every allocator has, per possible CPU, a ring of up to
  * KSALLOC_CACHE_SIZE free frame indices in front of its shared free stack
- * (core.c).  A frame in a ring is free: any allocation, on any CPU, may
+ * (frames.c).  A frame in a ring is free: any allocation, on any CPU, may
  * take it.
  *
  *   field        written by                          how
@@ -65,7 +65,7 @@
  * the slow path of an empty allocator costs O(nr_cpu_ids) loads.
  *
  * The core orders these rings against its bypass flag (FIFO hand-off to
- * waiters, pollers, close): see ksalloc_request_recheck_locked() in core.c.
+ * waiters, pollers, close): see ksalloc_request_recheck_locked() in frames.c.
  */
 
 #include <linux/cpumask.h>

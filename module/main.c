@@ -2,8 +2,8 @@
 /*
  * ksalloc - the module: its parameters, init and exit
  *
- * The core (core.c, cache.c) and the character device (dev.c) read the
- * limits below; they can be changed at run time through
+ * The core (core.c, frames.c, cache.c) and the character device (dev.c)
+ * read the limits below; they can be changed at run time through
  * /sys/module/ksalloc/parameters/ and apply to the next framing.
  */
 

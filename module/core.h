@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * ksalloc - the allocator's data structure, shared by the files of the core
+ *
+ * core.c (the allocator's life: creation, accounting, release, close, CPU
+ * hotplug), frames.c (taking and giving frames, waiters, pollers, the
+ * function table) and debugfs.c (which reads these fields) see struct
+ * ksalloc through this header; nothing outside module/ does, but the
+ * benchmark, which prints the sizes below.  Who may touch which field, and
+ * in which context, is written at the top of frames.c and beside each
+ * field.
+ */
+#ifndef _KSALLOC_CORE_H
+#define _KSALLOC_CORE_H
+
+#include <linux/atomic.h>
+#include <linux/completion.h>
+#include <linux/hardirq.h>
+#include <linux/hash.h>
+#include <linux/irqflags.h>
+#include <linux/kref.h>
+#include <linux/list.h>
+#include <linux/lockdep.h>
+#include <linux/mutex.h>
+#include <linux/preempt.h>
+#include <linux/rcupdate.h>
+#include <linux/reciprocal_div.h>
+#include <linux/spinlock.h>
+#include <linux/types.h>
+#include <linux/wait.h>
+#include <linux/workqueue.h>
+
+#include "cache.h"
+#include "ksalloc_internal.h"
+
+/* Values of struct ksalloc::state[] */
+enum {
+	KSALLOC_FRAME_FREE,	/* in a cache or on the shared stack */
+	KSALLOC_FRAME_KERNEL,	/* held by kernel code */
+	KSALLOC_FRAME_USER,	/* held by user space; taken back at close */
+};
+
+/**
+ * struct ksalloc_waiter - a task sleeping for a frame
+ * @node: link in &ksalloc.waiters while queued, empty once served
+ * @done: completed when the waiter is served or the allocator closes
+ * @index: the frame handed over, valid when @status is 0
+ * @status: -EINPROGRESS while queued, 0 when served, -ENODEV on close
+ * @kind: the state the frame gets, %KSALLOC_FRAME_KERNEL or _USER
+ *
+ * Lives on the waiting task's stack.  Everything but @done is written
+ * under &ksalloc.lock.
+ */
+struct ksalloc_waiter {
+	struct list_head node;
+	struct completion done;
+	u32 index;
+	int status;
+	u8 kind;
+};
+
+/**
+ * struct ksalloc - one allocator
+ * @framing: the framing as accepted; immutable
+ * @frames: number of frames; immutable
+ * @stride: distance between two frames in bytes; immutable
+ * @span: @frames * @stride, the bytes of the pool that hold frames; immutable
+ * @stride_shift: log2(@stride) when @stride is a power of two, else 0;
+ *                immutable
+ * @stride_recip: reciprocal of @stride, to find a frame without a division
+ * @pool: kernel mapping of the pool; immutable until released
+ * @cache: the per-CPU caches (cache.c)
+ * @state: one %KSALLOC_FRAME_* byte per frame, at ksalloc_state()
+ * @state_mask: the size of @state, a power of two, minus one; immutable
+ * @bypass: frees and allocations skip the caches; written under @lock,
+ *          read locklessly by the fast paths
+ * @freeframe_wq: pollers waiting for a frame to become free
+ * @ref: references; the handle holds one until closed with no frame out
+ * @pages: the pages behind @pool; immutable
+ * @nr_pages: number of @pages; immutable
+ * @pool_cost: bytes charged until the pages go: pool, page array, this
+ * @meta_cost: bytes charged until the release: stack, states, caches
+ * @node: link in ksalloc_all (live) or ksalloc_reaped (pages still held
+ *        elsewhere), under ksalloc_all_lock
+ * @recheck: the RCU callback of ksalloc_request_recheck_locked()
+ * @release: the work item of the last reference
+ * @close_work: runs ksalloc_close() for a caller with interrupts disabled
+ * @lock: protects every field below it, and @bypass's writers
+ * @nr_free: number of valid entries in @free_stack
+ * @free_stack: indices of the free frames not in a cache
+ * @waiters: FIFO of &struct ksalloc_waiter, oldest first
+ * @closed: the handle is closed; no more allocations or waiters
+ * @handle_put: the handle's reference was dropped (closed, every frame back)
+ * @dispatch: the function table was acquired (KS DISPATCH interface)
+ * @poll_armed: the allocator had no free frame while someone polled; the
+ *              next free wakes the pollers
+ * @recheck_pending: @recheck is queued, holding a reference
+ * @recheck_again: @recheck must run once more, after another grace period
+ * @stats: counters reported by ksalloc_get_stats(), but for the fast
+ *         path's, which live in the caches
+ */
+struct ksalloc {
+	struct ksalloc_framing framing;
+	u32 frames;
+	u32 stride;
+	unsigned long span;
+	u8 stride_shift;
+	struct reciprocal_value stride_recip;
+	void *pool;
+	struct ksalloc_cache __percpu *cache;
+	u8 *state;
+	u32 state_mask;
+	bool bypass;
+	wait_queue_head_t freeframe_wq;
+	struct kref ref;
+	struct page **pages;
+	unsigned int nr_pages;
+	size_t pool_cost;
+	size_t meta_cost;
+	struct list_head node;
+	struct rcu_head recheck;
+	struct work_struct release;
+	struct work_struct close_work;
+
+	/*
+	 * protects the free stack, the waiters, the flags and the stats, and
+	 * orders the writers of bypass
+	 */
+	spinlock_t lock;
+	u32 nr_free;
+	u32 *free_stack;
+	struct list_head waiters;
+	bool closed;
+	bool handle_put;
+	bool dispatch;
+	bool poll_armed;
+	bool recheck_pending;
+	bool recheck_again;
+	struct ksalloc_stats stats;
+};
+
+/* Rechecks queued with call_rcu_hurry() and not yet done (core.c). */
+extern atomic_t ksalloc_rechecks;
+
+/*
+ * The state byte of frame @index.  Frames next to each other have their
+ * bytes in different cache lines (the index times an odd constant, modulo
+ * the power-of-two size, is a permutation), so that CPUs working on
+ * neighbouring frames do not bounce one line between them.
+ */
+static __always_inline u8 *ksalloc_state(struct ksalloc *alloc, u32 index)
+{
+	return &alloc->state[(index * GOLDEN_RATIO_32) & alloc->state_mask];
+}
+
+/*
+ * Entry points that do not sleep refuse callers with interrupts disabled
+ * (hardirq handlers, netpoll's NAPI poll): their slow paths take @lock
+ * with spin_lock_bh(), which must not be taken so.  On PREEMPT_RT, where
+ * @lock is a sleeping lock, they also refuse callers with preemption
+ * disabled (a raw spinlock held).  Refusing always, not only when a slow
+ * path is needed, makes the rule the same whatever the caches hold.
+ */
+static inline bool ksalloc_may_lock(void)
+{
+	return likely(!irqs_disabled() && !in_hardirq() &&
+		      (!IS_ENABLED(CONFIG_PREEMPT_RT) || preemptible()));
+}
+
+/* Recomputes &ksalloc.bypass after closed, the waiters or poll_armed changed. */
+static inline void ksalloc_update_bypass_locked(struct ksalloc *alloc)
+{
+	lockdep_assert_held(&alloc->lock);
+	WRITE_ONCE(alloc->bypass, alloc->closed || alloc->poll_armed ||
+		   !list_empty(&alloc->waiters));
+}
+
+/* Frames out now, for peak_allocated and the status. */
+static inline u32 ksalloc_out_locked(struct ksalloc *alloc)
+{
+	u32 free = alloc->nr_free + ksalloc_cache_frames(alloc->cache);
+
+	lockdep_assert_held(&alloc->lock);
+	return free < alloc->frames ? alloc->frames - free : 0;
+}
+
+static inline void ksalloc_sample_peak_locked(struct ksalloc *alloc)
+{
+	u32 out = ksalloc_out_locked(alloc);
+
+	if (out > alloc->stats.peak_allocated)
+		alloc->stats.peak_allocated = out;
+}
+
+bool ksalloc_context_ok(void);
+void ksalloc_request_recheck_locked(struct ksalloc *alloc);
+bool ksalloc_give_locked(struct ksalloc *alloc, u32 index);
+bool ksalloc_sweep_cpu_locked(struct ksalloc *alloc, int cpu);
+bool ksalloc_sweep_locked(struct ksalloc *alloc);
+
+#endif /* _KSALLOC_CORE_H */

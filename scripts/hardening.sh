@@ -6,7 +6,7 @@
 #
 # Builds ksalloc.ko and the sample producer against each kernel's headers
 # (scripts/build.sh) and the static tools, boots scripts/guest/hardening.sh
-# as /init (scripts/vm.sh) and prints one "PASS: hardening/<kernel>/<check>"
+# as /init (run_guest of scripts/lib.sh) and prints one "PASS: hardening/<kernel>/<check>"
 # or "FAIL: ..." line per check, like scripts/integration.sh.  With --fuzz
 # it then runs the short fuzz pass (scripts/fuzz.sh --short) on each
 # kernel too.
@@ -45,17 +45,10 @@ Exit status 0 when every check passed.
 EOF
 }
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
-# This work tree's user-space tools and guest images.
-tools=$("$here/build.sh" --tools-dir)
-cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
-logs=${KSALLOC_OUT:-$repo/out}/logs
-
 main()
 {
-	local fuzz=false loops=20 k ko img conf rc status=0 start
-	local -a kernels=() files=()
+	local fuzz=false loops=20 k t status=0 start
+	local -a kernels=() files
 
 	while [[ $# -gt 0 ]]; do
 		case $1 in
@@ -74,43 +67,22 @@ main()
 	[[ $loops =~ ^[1-9][0-9]*$ ]] || die "--loops wants a number, got '$loops'"
 	[[ ${#kernels[@]} -gt 0 ]] || kernels=(6.1 6.12 6.12-rt)
 
-	mkdir -p "$logs" "$tools"
-	make -s -C "$repo/tools" O="$tools" >&2
-
+	build_tools
 	for k in "${kernels[@]}"; do
 		start=$SECONDS
-		ko=$("$here/build.sh" "$k" 2>"$logs/hardening-build-$k.log" | tail -n 1) || {
-			echo "FAIL: hardening/$k/build (see $logs/hardening-build-$k.log)"
+		guest_build hardening "$k" || { status=1; continue; }
+		# The fuzz programs: the guest's hold helper is one of them.
+		files=("$KO/ksalloc.ko:/lib/modules/"
+		       "$KO/samples/ksalloc_producer.ko:/lib/modules/"
+		       "$tools/ksalloc-ctl:/bin/")
+		for t in "$tools"/ksalloc_fuzz*; do
+			[[ ! -x $t ]] || files+=("$t:/bin/")
+		done
+		run_guest --smp 2 --mem 1024 --timeout 900 \
+			--show '^(memcg:|MemAvailable:|taint:|HARDENING-TIME:|hold |.*: failed in round)' \
+			--config /etc/ksalloc-hardening.conf "HARDENING_LOOPS=$loops" \
+			hardening "$k" "$here/guest/hardening.sh" "${files[@]}" ||
 			status=1
-			continue
-		}
-		conf=$(mktemp "${TMPDIR:-/tmp}/ksalloc-hardening-conf.XXXXXX")
-		echo "HARDENING_LOOPS=$loops" >"$conf"
-		files=(--file "$ko/ksalloc.ko:/lib/modules/"
-		       --file "$ko/samples/ksalloc_producer.ko:/lib/modules/"
-		       --file "$tools/ksalloc-ctl:/bin/"
-		       --file "$tools/ksalloc_fuzz:/bin/"
-		       --file "$conf:/etc/ksalloc-hardening.conf")
-		img="$tools/hardening-$k.cpio.gz"
-		"$here/initramfs.sh" -o "$img" --init "$here/guest/hardening.sh" \
-			"${files[@]}" >/dev/null
-		rm -f "$conf"
-
-		rc=0
-		"$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$k")" --initrd "$img" \
-			--smp 2 --mem 1024 --timeout 900 --quiet \
-			--log "$logs/hardening-$k.log" \
-			>"$logs/hardening-$k.out" 2>&1 </dev/null || rc=$?
-		tr -d '\r' <"$logs/hardening-$k.out" >"$logs/hardening-$k.out.tmp"
-		mv "$logs/hardening-$k.out.tmp" "$logs/hardening-$k.out"
-		sed -n "s|^GUEST-PASS: |PASS: hardening/$k/|p; s|^GUEST-FAIL: |FAIL: hardening/$k/|p" \
-			"$logs/hardening-$k.out"
-		grep -E '^(memcg:|MemAvailable:|taint:|HARDENING-TIME:|hold |.*: failed in round)' \
-			"$logs/hardening-$k.out" | sed "s|^|$k: |" >&2 || true
-		if [[ $rc -ne 0 ]]; then
-			echo "FAIL: hardening/$k/guest (vm.sh exit $rc, see $logs/hardening-$k.log)"
-			status=1
-		fi
 		msg "$k: hardening took $((SECONDS - start)) s"
 
 		if $fuzz; then

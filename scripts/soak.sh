@@ -6,14 +6,15 @@
 # Builds ksalloc.ko and bench/ksalloc_soak.ko against one kernel
 # (scripts/build.sh) and tools/testing/ksalloc_soak_user, packs them with
 # scripts/guest/soak.sh into an initramfs and boots it under multi-threaded
-# TCG with two vCPUs (scripts/vm.sh --strict: a WARNING or UBSAN line fails
-# the run at once).  In the guest, ksalloc_soak_user creates the allocator,
+# TCG with two vCPUs (run_guest of scripts/lib.sh, vm.sh --strict: a
+# WARNING or UBSAN line fails the run at once).  In the guest, ksalloc_soak_user creates the allocator,
 # hands it to the module, whose holders run on both CPUs (kthreads,
 # timers, tasklets, cross-CPU queues, waiters) until --ops alloc+free pairs
 # are done, while it allocates, polls and waits from user space itself;
 # every holder checks the tags it wrote into its frames.  The guest's lines
-# are relayed as they come; the last line is "PASS: soak/FLAVOUR (...)" or
-# "FAIL: soak/FLAVOUR (...)".
+# are relayed to stderr as they come, its checks become "PASS:
+# soak/FLAVOUR/check" lines; the last line is "PASS: soak/FLAVOUR (...)"
+# or "FAIL: soak/FLAVOUR (...)".
 
 set -euo pipefail
 
@@ -61,17 +62,10 @@ Exit status: 0 PASS, 1 FAIL, 2 usage error.
 EOF
 }
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
-# This work tree's user-space tools and guest images.
-tools=$("$here/build.sh" --tools-dir)
-cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
-logs=${KSALLOC_OUT:-$repo/out}/logs
-
 main()
 {
 	local kernel=6.12 ops=100000000 timeout='' frames=128 size=64
-	local ko img conf rc=0 start=$SECONDS rate out n
+	local conf rc=0 start=$SECONDS rate n
 	local -a params=()
 
 	while [[ $# -gt 0 ]]; do
@@ -113,40 +107,29 @@ main()
 	[[ $timeout -gt $((REPORT + 30)) ]] ||
 		DIE_STATUS=2 die "--timeout $timeout leaves no time for the soak"
 
-	mkdir -p "$logs" "$tools"
 	msg "building against $kernel"
-	ko=$("$here/build.sh" "$kernel" 2>"$logs/soak-build-$kernel.log" | tail -n 1) ||
-		die "build failed: see $logs/soak-build-$kernel.log"
-	make -s -C "$repo/tools" O="$tools" "$tools/ksalloc_soak_user" \
-		>>"$logs/soak-build-$kernel.log" 2>&1 ||
+	guest_build soak "$kernel" || return 1
+	build_tools ksalloc_soak_user 2>>"$logs/soak-build-$kernel.log" ||
 		die "tools build failed: see $logs/soak-build-$kernel.log"
 
 	# The guest stops the holders itself REPORT seconds before the VM's
 	# timeout, so that a slow run still reports what it did.
-	conf=$(mktemp "${TMPDIR:-/tmp}/ksalloc-soak-conf.XXXXXX")
-	printf 'SOAK_OPS=%s\nSOAK_PARAMS="%s"\nSOAK_USER_ARGS="--frames %s --size %s --seconds %s"\n' \
-		"$ops" "${params[*]}" "$frames" "$size" "$((timeout - REPORT))" >"$conf"
-	img=$tools/soak-$kernel.cpio.gz
-	"$here/initramfs.sh" -o "$img" --init "$here/guest/soak.sh" \
-		--file "$ko/ksalloc.ko:/lib/modules/" \
-		--file "$ko/bench/ksalloc_soak.ko:/lib/modules/" \
-		--file "$tools/ksalloc_soak_user:/bin/" \
-		--file "$conf:/etc/soak.conf" 2>>"$logs/soak-build-$kernel.log" ||
-		{ rm -f "$conf"; die "initramfs failed: see $logs/soak-build-$kernel.log"; }
-	rm -f "$conf"
-
+	conf=$(printf 'SOAK_OPS=%s\nSOAK_PARAMS="%s"\nSOAK_USER_ARGS="--frames %s --size %s --seconds %s"' \
+		"$ops" "${params[*]}" "$frames" "$size" "$((timeout - REPORT))")
 	msg "$kernel: $ops pairs, $frames frames of $size bytes, timeout $timeout s${params[*]:+, ${params[*]}}"
-	out=$logs/soak-$kernel.out
-	"$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$kernel")" --initrd "$img" \
-		--smp 2 --timeout "$timeout" --strict --quiet \
-		--log "$logs/soak-$kernel.log" </dev/null 2>&1 |
-		tr -d '\r' | tee "$out" || rc=${PIPESTATUS[0]}
+	run_guest --smp 2 --timeout "$timeout" --strict --live \
+		--config /etc/soak.conf "$conf" \
+		soak "$kernel" "$here/guest/soak.sh" \
+		"$KO/ksalloc.ko:/lib/modules/" \
+		"$KO/bench/ksalloc_soak.ko:/lib/modules/" \
+		"$tools/ksalloc_soak_user:/bin/" || rc=1
 
-	if [[ $rc -eq 0 ]] && grep -qx 'soak: ok' "$out" && ! grep -q '^GUEST-FAIL: ' "$out"; then
+	if [[ $rc -eq 0 ]] && grep -qx 'soak: ok' "$GUEST_OUT" &&
+	   ! grep -q '^GUEST-FAIL: ' "$GUEST_OUT"; then
 		echo "PASS: soak/$kernel ($ops pairs, $((SECONDS - start)) s)"
 		return 0
 	fi
-	echo "FAIL: soak/$kernel (vm.sh exit $rc, $((SECONDS - start)) s, see $logs/soak-$kernel.log)"
+	echo "FAIL: soak/$kernel ($((SECONDS - start)) s, see $logs/soak-$kernel.log)"
 	return 1
 }
 

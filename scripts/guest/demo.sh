@@ -3,25 +3,24 @@
 #
 # /init of the `make run` guest: load ksalloc and the sample producer, show
 # an allocator, then stream frames from the producer's softirq timer into
-# ksalloc-ctl for five seconds.
+# ksalloc-ctl for five seconds.  Each step is a check ("GUEST-PASS: name"
+# or "GUEST-FAIL: name"); the run ends with the KSALLOC-RESULT marker.
 
 # shellcheck source=scripts/guest/lib.sh
 . /lib/ksalloc/guest.sh
 
 echo
 echo "== $(uname -r): insmod ksalloc.ko ksalloc_producer.ko"
-insmod /lib/modules/ksalloc.ko || ksalloc-result FAIL insmod ksalloc
-insmod /lib/modules/ksalloc_producer.ko || ksalloc-result FAIL insmod producer
+check insmod-ksalloc insmod $M/ksalloc.ko
+check insmod-producer insmod $M/ksalloc_producer.ko
 ls -l /dev/ksalloc /dev/ksalloc_producer
 
 echo
 echo "== ksalloc-ctl info --frames 16 --size 2048 --align 63"
-ksalloc-ctl info --frames 16 --size 2048 --align 63 || ksalloc-result FAIL info
+check info ksalloc-ctl info --frames 16 --size 2048 --align 63
 
 echo
 echo "== ksalloc-ctl stream --frames 64 --size 4096 --rate 2000 --seconds 5"
-if ksalloc-ctl stream --frames 64 --size 4096 --rate 2000 --seconds 5; then
-	rmmod ksalloc_producer ksalloc
-	ksalloc-result PASS
-fi
-ksalloc-result FAIL stream
+check stream ksalloc-ctl stream --frames 64 --size 4096 --rate 2000 --seconds 5
+check rmmod rmmod ksalloc_producer ksalloc
+finish

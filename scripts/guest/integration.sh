@@ -21,7 +21,6 @@ node_mode() {
 	[ "$(stat -c %a /dev/ksalloc 2>/dev/null)" = "$1" ]
 }
 param() { cat "/sys/module/ksalloc/parameters/$1"; }
-quiet() { "$@" >/dev/null 2>&1; }
 
 echo "guest kernel $(uname -r), $(nproc) CPUs"
 
@@ -38,39 +37,6 @@ refuse framing-over-max-frames ksalloc-ctl info --frames 129 --size 64
 refuse framing-over-max-pool-bytes ksalloc-ctl info --frames 64 --size 32768
 check rmmod-params rmmod ksalloc
 check insmod-again insmod $M/ksalloc.ko
-
-# tap NAME NOTE PROGRAM [ARG...]: runs the kselftest-harness PROGRAM (at
-# most five minutes) and turns each TAP line "ok N test", "ok N test #
-# SKIP why" or "not ok N test" into the check NAME/test; prints a line
-# "selftests NAME NOTE: N passed, N failed, N skipped, exit RC" for the
-# host's log.  A PROGRAM that exits non-zero without a failed test, or
-# reports nothing, fails the check NAME/exit-RC.
-tap() {
-	name=$1
-	note=$2
-	log=/tmp/$1.log
-	shift 2
-	timeout 300 "$@" >"$log" 2>&1
-	rc=$?
-	awk -v name="$name" '
-	/^(not )?ok [0-9]+ / {
-		test = $0
-		verdict = test ~ /^not / ? "FAIL" : test ~ /# *SKIP/ ? "SKIP" : "PASS"
-		sub(/^(not )?ok [0-9]+ /, "", test)
-		sub(/ *#.*/, "", test)
-		print "GUEST-" verdict ": " name "/" test
-	}' "$log" >"$log.checks"
-	cat "$log.checks"
-	n_ok=$(grep -c '^GUEST-PASS: ' "$log.checks")
-	n_bad=$(grep -c '^GUEST-FAIL: ' "$log.checks")
-	n_skip=$(grep -c '^GUEST-SKIP: ' "$log.checks")
-	fails=$((fails + n_bad))
-	echo "selftests $name$note: $n_ok passed, $n_bad failed, $n_skip skipped, exit $rc"
-	if [ "$rc" != 0 ] || [ "$n_bad" != 0 ] || [ $((n_ok + n_skip)) = 0 ]; then
-		[ "$n_bad" != 0 ] || fail "$name/exit-$rc"
-		grep -B2 -A12 '^not ok\|^# RUN' "$log" | grep -v '^# \(RUN\|OK\)' | tail -40
-	fi
-}
 
 # selftests LABEL HARNESS-ARGS...: the ABI selftests, 64-bit and 32-bit
 # (through compat_ioctl) when present, with the harness's filter options.

@@ -6,13 +6,18 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
-.PHONY: all modules modules_install clean check kunit lint run bench fuzz soak help
+.PHONY: all modules modules_install install clean check kunit lint run bench fuzz soak help
 
 all modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
 
 modules_install:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+
+# The user-space side: libksalloc (static, shared, header, pkg-config
+# file), ksalloc-ctl and its man page.  DESTDIR and PREFIX pass through.
+install:
+	$(MAKE) -C tools install
 
 clean:
 	rm -rf out
@@ -45,8 +50,9 @@ soak:
 
 help:
 	@echo 'make            build ksalloc.ko for the running kernel (KDIR=... for another)'
+	@echo 'make install    libksalloc, its header and pkg-config file, ksalloc-ctl and its man page (DESTDIR=, PREFIX=)'
 	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc'
-	@echo 'make check      every test; ends with "N passed, N failed"'
+	@echo 'make check      every test; ends with "N passed, N failed, N skipped"'
 	@echo 'make kunit      the KUnit suite alone (UML, lockdep, KASAN, UBSAN)'
 	@echo 'make lint       checkpatch, kernel-doc and the uapi header checks'
 	@echo 'make fuzz       our ABI fuzzer and trinity on /dev/ksalloc in a 6.12 guest (SECONDS=600)'

@@ -1,60 +1,59 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Every test of ksalloc, in order: static checks, the W=1 builds against
-# each kernel's headers, sparse, the KUnit suite, and on the three stock
-# Debian kernels under QEMU: integration, then hardening (limits, memory
-# cgroup, teardown loops) with a short fuzz pass.  Each check prints one
-# "PASS: <name>" or "FAIL: <name>" line; the last line is the tally,
-# "N passed, N failed".  Full logs go to out/logs/ (or $KSALLOC_OUT/logs).
+# check.sh - every test of ksalloc, in order.
+#
+# Static checks (scripts/lint.sh), the library's own checks
+# (scripts/libksalloc-check.sh, when there), the W=1 builds against each
+# kernel's headers, sparse, the KUnit suite, and on the three stock Debian
+# kernels under QEMU: integration, then hardening (limits, memory cgroup,
+# teardown loops) with a short fuzz pass.  Each check prints one "PASS:
+# <name>", "FAIL: <name>" or "SKIP: <name>" line; the last line is the
+# tally, "N passed, N failed, N skipped".  Full logs go to out/logs/ (or
+# $KSALLOC_OUT/logs).
+
 set -euo pipefail
 
-usage() {
-	cat <<USAGE
-usage: ${0##*/} [--quick]
+readonly PROG=${0##*/}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-Runs every ksalloc test and ends with the line 'N passed, N failed'.
-Exits 0 only when nothing failed.  --quick runs the static checks and
-builds only (no KUnit, no QEMU).
-USAGE
+usage()
+{
+	cat <<EOF
+Usage: $PROG [--quick]
+
+Runs every ksalloc test and ends with the line 'N passed, N failed,
+N skipped'.  Exits 0 only when nothing failed.  --quick runs the static
+checks, the library's checks and the builds only (no KUnit, no QEMU).
+EOF
 }
-
-full=1
-case "${1:-}" in
--h|--help) usage; exit 0 ;;
---quick) full= ;;
-"") ;;
-*) usage >&2; exit 2 ;;
-esac
-
-here=$(cd "$(dirname "$0")" && pwd)
-repo=$(cd "$here/.." && pwd)
-out=${KSALLOC_OUT:-$repo/out}
-logs="$out/logs"
-mkdir -p "$logs"
-results="$logs/results.txt"
-: >"$results"
 
 # step NAME LOG COMMAND...: runs a command whose own output holds PASS/FAIL
 # lines; a command that fails without printing a FAIL line counts as one.
-step() {
+step()
+{
 	local name=$1 log=$2 rc=0 lines
 	shift 2
+
 	echo "== $name" >&2
 	lines=$(wc -l <"$results")
 	"$@" 2>"$log" | tee -a "$results" || rc=$?
-	if [ "$rc" -ne 0 ]; then
+	if [[ $rc -ne 0 ]]; then
 		tail -n +"$((lines + 1))" "$results" | grep -q '^FAIL: ' ||
 			echo "FAIL: $name (exit $rc, see $log)" | tee -a "$results"
 		tail -n 40 "$log" >&2
 	fi
 }
 
-# build_check FLAVOUR ARGS...: a W=1 (or sparse) build that must be silent.
-build_check() {
+# build_check NAME FLAVOUR ARGS...: a W=1 (or sparse) build that must be
+# silent.
+build_check()
+{
 	local name=$1 log
 	shift
-	log="$logs/build-$name.log"
+
+	log=$logs/build-$name.log
 	if "$here/build.sh" "$@" >"$log" 2>&1 &&
 	   ! grep -E '(warning|error):' "$log" >&2; then
 		echo "PASS: build/$name"
@@ -64,26 +63,47 @@ build_check() {
 	fi
 }
 
-"$here/deps.sh" >"$logs/deps.log" 2>&1 || { tail -n 40 "$logs/deps.log" >&2; exit 1; }
+main()
+{
+	local full=true k p passed failed skipped
 
-step lint "$logs/lint.log" "$here/lint.sh"
-for k in 6.1 6.12 6.12-rt; do
-	step "build-$k" "$logs/build-$k.stderr" build_check "$k-W1" "$k" W=1
-done
-step sparse "$logs/sparse.stderr" build_check 6.12-sparse 6.12 C=2
-if [ -n "$full" ]; then
-	step kunit "$logs/kunit.stderr" "$here/kunit.sh" --log "$logs/kunit.log"
-	for p in kcsan kasan rt; do
-		step "kunit-$p" "$logs/kunit-$p.stderr" \
-			"$here/kunit.sh" --profile "$p" --log "$logs/kunit-$p.log"
+	case ${1:-} in
+	-h | --help) usage; return 0 ;;
+	--quick) full=false ;;
+	'') ;;
+	*) usage >&2; exit 2 ;;
+	esac
+
+	mkdir -p "$logs"
+	results=$logs/results.txt
+	: >"$results"
+	"$here/deps.sh" >"$logs/deps.log" 2>&1 ||
+		{ tail -n 40 "$logs/deps.log" >&2; exit 1; }
+
+	step lint "$logs/lint.log" "$here/lint.sh"
+	if [[ -x $here/libksalloc-check.sh ]]; then
+		step libksalloc "$logs/libksalloc.stderr" "$here/libksalloc-check.sh"
+	fi
+	for k in 6.1 6.12 6.12-rt; do
+		step "build-$k" "$logs/build-$k.stderr" build_check "$k-W1" "$k" W=1
 	done
-	step integration "$logs/integration.stderr" "$here/integration.sh"
-	grep -h ': selftests \|integration took' "$logs/integration.stderr" >&2 || true
-	step hardening "$logs/hardening.stderr" "$here/hardening.sh" --fuzz
-fi
+	step sparse "$logs/sparse.stderr" build_check 6.12-sparse 6.12 C=2
+	if $full; then
+		step kunit "$logs/kunit.stderr" "$here/kunit.sh" --log "$logs/kunit.log"
+		for p in kcsan kasan rt; do
+			step "kunit-$p" "$logs/kunit-$p.stderr" \
+				"$here/kunit.sh" --profile "$p" --log "$logs/kunit-$p.log"
+		done
+		step integration "$logs/integration.stderr" "$here/integration.sh"
+		grep -h ': selftests \|integration took' "$logs/integration.stderr" >&2 || true
+		step hardening "$logs/hardening.stderr" "$here/hardening.sh" --fuzz
+	fi
 
-passed=$(grep -c '^PASS: ' "$results" || true)
-failed=$(grep -c '^FAIL: ' "$results" || true)
-skipped=$(grep -c '^SKIP: ' "$results" || true)
-echo "$passed passed, $failed failed, $skipped skipped"
-[ "$failed" -eq 0 ]
+	passed=$(grep -c '^PASS: ' "$results" || true)
+	failed=$(grep -c '^FAIL: ' "$results" || true)
+	skipped=$(grep -c '^SKIP: ' "$results" || true)
+	echo "$passed passed, $failed failed, $skipped skipped"
+	[[ $failed -eq 0 ]]
+}
+
+main "$@"

@@ -1,20 +1,26 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Runs the ksalloc KUnit suite through tools/testing/kunit/kunit.py on the
-# 6.12 source tree, with the module linked in by scripts/jury-rig.sh, under
-# the kernel's debug options, and fails on a failed case or on any report
-# from lockdep, KASAN, KCSAN, UBSAN, debugobjects or the atomic-sleep check
-# in the log.
+# Runs the ksalloc KUnit suites ("ksalloc", the unit cases of kunit/unit.c,
+# and "ksalloc_stress", the races of kunit/stress.c) through
+# tools/testing/kunit/kunit.py on the 6.12 source tree, with the module
+# linked in by scripts/jury-rig.sh, under the kernel's debug options, and
+# fails on a failed case, on a case or suite that did not run, or on any
+# report of the kernel's checkers in the log (scripts/kernel-reports).
 #
-# Prints one "PASS: kunit/<case>" or "FAIL: kunit/<case>" line per case.
+# Prints one "PASS: kunit/<suite>/<case>" (FAIL:, SKIP:) line per case.
 set -euo pipefail
+
+readonly PROG=${0##*/}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 usage() {
 	cat <<USAGE
 usage: ${0##*/} [--profile uml|kcsan|kasan|rt] [--log FILE]
 
-Builds and runs the "ksalloc" KUnit suite under one of four profiles:
+Builds and runs the "ksalloc" and "ksalloc_stress" KUnit suites under one
+of four profiles:
 
   uml    (default) UML, 1 CPU: PROVE_LOCKING, DEBUG_ATOMIC_SLEEP, KASAN,
          UBSAN, DEBUG_LIST.
@@ -102,7 +108,6 @@ rt)
 	;;
 esac
 
-here=$(cd "$(dirname "$0")" && pwd)
 src=$("$here/deps.sh" --source-dir)
 # One source tree serves every work tree: its drivers/misc/ksalloc link
 # names one of them, so runs take turns.
@@ -141,32 +146,66 @@ status=0
 	"${args[@]}" "${kadd[@]}") \
 	>"$log" 2>&1 || status=$?
 
-# One line per case of the suite (KTAP: cases are indented one level),
-# named after the profile: kunit/ for uml, kunit-PROFILE/ for the others.
+# Every "suite/case" of the sources: the cases listed in the kunit_case
+# array of each file under kunit/ that defines a suite (one a file).
+expected_cases() {
+	local f
+
+	for f in "$repo"/kunit/*.c; do
+		awk '/KUNIT_CASE[A-Z_]*\(/ {
+			c = $0; sub(/^[^(]*\(/, "", c); sub(/[,)].*/, "", c); cases[++n] = c
+		}
+		/^[ \t]*\.name = "/ { s = $0; sub(/^[^"]*"/, "", s); sub(/".*/, "", s) }
+		END { if (s) for (i = 1; i <= n; i++) print s "/" cases[i] }' "$f"
+	done
+}
+
+# One line per case of each suite (KTAP: a suite's header and its cases
+# are indented one level, its own result line not at all), named after the
+# profile: kunit/ for uml, kunit-PROFILE/ for the others; then a FAIL for
+# each case of the sources that did not report, and for each suite that
+# did not run at all.
 label=kunit
 [ "$profile" = uml ] || label=kunit-$profile
-awk -v label="$label" '
-	/^ *# Subtest: ksalloc$/ { in_suite = 1; next }
-	in_suite && /^    (not )?ok [0-9]+ / {
+results=$(awk -v label="$label" -v want="$(expected_cases | tr '\n' ' ')" '
+	BEGIN {
+		n = split(want, w, " ")
+		for (i = 1; i <= n; i++) {
+			split(w[i], p, "/")
+			suites[p[1]] = 1
+		}
+	}
+	/^    # Subtest: / {
+		s = $0; sub(/^    # Subtest: /, "", s)
+		if (s in suites) { suite = s; ran[s] = 1 }
+		next
+	}
+	suite != "" && /^    (not )?ok [0-9]+ / {
 		name = $0; sub(/^ *(not )?ok [0-9]+ /, "", name); sub(/ .*/, "", name)
 		verdict = $0 ~ /^    not ok/ ? "FAIL" : $0 ~ /# SKIP/ ? "SKIP" : "PASS"
-		print verdict ": " label "/" name
-		cases++
+		print verdict ": " label "/" suite "/" name
+		seen[suite "/" name] = 1
 	}
-	in_suite && /^(not )?ok [0-9]+ ksalloc/ { in_suite = 0 }
-	END { if (!cases) print "FAIL: " label "/no-cases-ran" }
-' "$log"
+	suite != "" && /^(not )?ok [0-9]+ / { suite = "" }
+	END {
+		for (s in suites)
+			if (!(s in ran))
+				print "FAIL: " label "/" s "/suite-did-not-run"
+		for (i = 1; i <= n; i++)
+			if (!(w[i] in seen))
+				print "FAIL: " label "/" w[i] " (did not run)"
+		if (!n)
+			print "FAIL: " label "/no-cases-in-the-sources"
+	}
+' "$log")
+printf '%s\n' "$results"
+grep -q '^FAIL' <<<"$results" && status=1
 
-# Any report from the kernel's checkers fails the run.  "BUG: KCSAN:",
-# "BUG: KASAN:" and "ODEBUG:" are what KCSAN, KASAN and debugobjects print.
-pattern='WARNING:|BUG:|Oops|possible recursive locking|sleeping function called|'
-pattern+='inconsistent lock state|circular locking|lock held when returning|'
-pattern+='KASAN:|KCSAN:|UBSAN|ODEBUG|kmemleak|list_add corruption|list_del corruption'
-if grep -E "$pattern" "$log" >&2; then
+# Any report from the kernel's checkers fails the run.
+if grep -E "$KERNEL_REPORTS_RE" "$log" >&2; then
 	echo "FAIL: $label/log-scan"
 	status=1
 else
 	echo "PASS: $label/log-scan"
 fi
-grep -q '^    not ok' "$log" && status=1
 exit "$status"

@@ -53,7 +53,6 @@
  * measures whatever the core does behind the exported API.
  */
 
-
 #include <linux/bottom_half.h>
 #include <linux/completion.h>
 #include <linux/cpumask.h>

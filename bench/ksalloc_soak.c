@@ -44,7 +44,6 @@
  * Only include/linux/ksalloc.h is used, as by any outside driver.
  */
 
-
 #include <linux/atomic.h>
 #include <linux/bitops.h>
 #include <linux/bottom_half.h>

@@ -7,6 +7,11 @@
       every warning or error; the kernel's Sphinx extensions are stubbed
       (kernel-doc:: is checked by the other command, not here).
 
+  doc-check.py examples FILE.rst...
+      compiles every ".. code-block:: c" of the files that holds a main()
+      with gcc -Wall -Wextra -Werror against include/uapi, and prints what
+      the compiler says.
+
   doc-check.py kernel-doc KERNEL_DOC_SCRIPT FILE.rst...
       runs scripts/kernel-doc as the kernel's Sphinx extension does for
       each ".. kernel-doc::" directive and prints what is wrong: a file
@@ -27,6 +32,7 @@ import re
 import subprocess
 import sys
 import tempfile
+import textwrap
 
 PREFIX = 'drivers/misc/ksalloc/'
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -213,12 +219,47 @@ def rst_main(files):
     return problems
 
 
+def code_blocks(rst):
+    """(line, code) of each C code-block of rst, dedented."""
+    with open(rst) as f:
+        lines = f.read().splitlines()
+    blocks = []
+    for n, line in enumerate(lines):
+        if not re.match(r'^\.\. code-block::\s*c\s*$', line):
+            continue
+        body = []
+        for more in lines[n + 1:]:
+            if more.strip() and not more[0].isspace():
+                break
+            body.append(more)
+        blocks.append((n + 1, textwrap.dedent('\n'.join(body)).strip('\n') + '\n'))
+    return blocks
+
+
+def examples_main(files):
+    problems = []
+    for rst in files:
+        for line, code in code_blocks(rst):
+            if not re.search(r'\bmain\s*\(', code):
+                continue
+            p = subprocess.run(['gcc', '-std=gnu11', '-Wall', '-Wextra', '-Werror',
+                                '-I', os.path.join(REPO, 'include/uapi'),
+                                '-x', 'c', '-c', '-o', os.devnull, '-'],
+                               input=code, capture_output=True, text=True)
+            if p.returncode or p.stderr.strip():
+                problems.append(f'{rst}:{line}: the example does not compile:')
+                problems += ['  ' + l for l in p.stderr.splitlines()]
+    return problems
+
+
 def main(argv):
     if len(argv) >= 2 and argv[1] in ('-h', '--help'):
         print(__doc__.strip())
         return 0
     if len(argv) >= 3 and argv[1] == 'rst':
         problems = rst_main(argv[2:])
+    elif len(argv) >= 3 and argv[1] == 'examples':
+        problems = examples_main(argv[2:])
     elif len(argv) >= 4 and argv[1] == 'kernel-doc':
         problems = kernel_doc_main(argv[2], argv[3:])
     else:

@@ -153,6 +153,7 @@ main()
 		report doc-kernel-doc "$here/doc-check.py" kernel-doc \
 			"$src/scripts/kernel-doc" "${docs[@]}"
 		report doc-rst "$here/doc-check.py" rst "${docs[@]}"
+		report doc-examples "$here/doc-check.py" examples "${docs[@]}"
 	fi
 
 	report uapi-c uapi_c

@@ -1,0 +1,371 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# libksalloc and ksalloc-ctl on the host, without a kernel: make install
+# into a scratch DESTDIR and every file where it belongs; the README's
+# example compiled against the installed tree through pkg-config, shared
+# and static; ksalloc-ctl list, list --json and top against a fake debugfs
+# tree (KSALLOC_DEBUGFS), top under a pty (ksalloc-ptyrun), and the
+# messages for a missing or unreadable directory.  Prints one
+# "PASS: lib/<name>" or "FAIL: lib/<name>" line per check; exit status 1
+# when one failed.
+set -euo pipefail
+
+readonly PROG=${0##*/}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage()
+{
+	cat <<EOF_USAGE
+usage: $PROG
+
+Installs libksalloc and ksalloc-ctl with DESTDIR into a scratch directory,
+compiles the README's example against it, and runs ksalloc-ctl list and
+top against a fake debugfs tree.  Needs no kernel and no root.
+EOF_USAGE
+}
+
+status=0
+work=
+o=
+
+# check NAME COMMAND...: a check that passes when the command succeeds;
+# its output goes to stderr.
+check()
+{
+	local name=$1
+	shift
+
+	if "$@" >&2; then
+		echo "PASS: lib/$name"
+	else
+		echo "FAIL: lib/$name"
+		status=1
+	fi
+}
+
+# ---- make install ----------------------------------------------------------
+
+readonly LIB_VERSION=0.1.0
+readonly LIB_MAJOR=0
+
+install_tree()
+{
+	make -s -C "$repo/tools" O="$o" DESTDIR="$work/dest" PREFIX=/usr install &&
+		make -s -C "$repo/tools" O="$o" "$o/ksalloc-ptyrun"
+}
+
+installed_files()
+{
+	local d=$work/dest/usr f absent=0
+
+	for f in lib/libksalloc.a "lib/libksalloc.so.$LIB_VERSION" \
+		include/libksalloc.h include/libksalloc/linux/ksalloc.h \
+		lib/pkgconfig/libksalloc.pc bin/ksalloc-ctl \
+		share/man/man1/ksalloc-ctl.1 share/man/man3/libksalloc.3 \
+		share/man/man3/ksalloc_open.3 share/man/man3/ksalloc_strerror.3; do
+		[[ -f $d/$f ]] || { echo "missing: /usr/$f"; absent=1; }
+	done
+	[[ -x $d/bin/ksalloc-ctl ]] || { echo "ksalloc-ctl is not executable"; absent=1; }
+	return "$absent"
+}
+
+so_links()
+{
+	local d=$work/dest/usr/lib
+
+	[[ $(readlink "$d/libksalloc.so") == "libksalloc.so.$LIB_MAJOR" ]] &&
+		[[ $(readlink "$d/libksalloc.so.$LIB_MAJOR") == "libksalloc.so.$LIB_VERSION" ]] &&
+		objdump -p "$d/libksalloc.so.$LIB_VERSION" |
+			grep -q "SONAME *libksalloc.so.$LIB_MAJOR\$"
+}
+
+# The shared library exports the API (ksalloc_*) and nothing else.
+so_exports()
+{
+	local d=$work/dest/usr/lib others
+
+	others=$(nm -D --defined-only "$d/libksalloc.so" | awk '$2 == "T" { print $3 }' |
+		grep -v '^ksalloc_' || true)
+	[[ -z $others ]] || { echo "exported beyond the API: $others"; return 1; }
+	nm -D --defined-only "$d/libksalloc.so" | grep -q ' T ksalloc_strerror@@LIBKSALLOC_'
+}
+
+# The installed uapi header's guard is the one headers_install writes, so
+# that it and a system's <linux/ksalloc.h> never both define the ABI.
+uapi_guard()
+{
+	local h=$work/dest/usr/include/libksalloc/linux/ksalloc.h
+
+	grep -q '^#ifndef _LINUX_KSALLOC_H$' "$h" && ! grep -q _UAPI "$h" &&
+		grep -q KSALLOC_IOC_GET_ID "$h"
+}
+
+man_pages()
+{
+	local m=$work/dest/usr/share/man page
+
+	for page in "$m/man1/ksalloc-ctl.1" "$m/man3/libksalloc.3"; do
+		grep -q '^\.TH ' "$page" || { echo "$page: no .TH"; return 1; }
+		if command -v groff >/dev/null; then
+			# -ww: every warning; the output must be empty.
+			[[ -z $(groff -man -ww -z "$page" 2>&1) ]] ||
+				{ groff -man -ww -z "$page"; return 1; }
+		fi
+	done
+	[[ $(cat "$m/man3/ksalloc_open.3") == '.so man3/libksalloc.3' ]]
+}
+
+# ---- the README's example ----------------------------------------------------
+
+extract_example()
+{
+	sed -n '/^<!-- libksalloc-example -->$/,/^<!-- \/libksalloc-example -->$/p' \
+		"$repo/README.md" | sed '1,/^```c$/d; /^```$/,$d' >"$work/example.c"
+	[[ -s $work/example.c ]] && grep -q 'libksalloc.h' "$work/example.c"
+}
+
+pc()
+{
+	PKG_CONFIG_PATH=$work/dest/usr/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$work/dest \
+		pkg-config "$@"
+}
+
+pkgconfig_version()
+{
+	[[ $(pc --modversion libksalloc) == "$LIB_VERSION" ]]
+}
+
+# run_example BINARY [ENV...]: it must run, and without /dev/ksalloc fail
+# with the library's words for ENOENT.
+run_example()
+{
+	local bin=$1 out rc=0
+	shift
+
+	out=$(env "$@" "$bin" 2>&1) || rc=$?
+	echo "$bin: exit $rc: $out"
+	if [[ -e /dev/ksalloc ]]; then
+		return 0	# a host with the module: any answer of it will do
+	fi
+	[[ $rc -eq 1 && $out == *"no /dev/ksalloc (is ksalloc.ko loaded?)"* ]]
+}
+
+example_shared()
+{
+	# shellcheck disable=SC2046 # pkg-config's words are separate flags
+	gcc -std=c11 -Wall -Wextra -Werror -o "$work/example-shared" "$work/example.c" \
+		$(pc --cflags --libs libksalloc) &&
+		objdump -p "$work/example-shared" | grep -q "NEEDED *libksalloc.so.$LIB_MAJOR\$" &&
+		run_example "$work/example-shared" LD_LIBRARY_PATH="$work/dest/usr/lib"
+}
+
+example_static()
+{
+	# shellcheck disable=SC2046
+	gcc -std=c11 -Wall -Wextra -Werror -static -o "$work/example-static" \
+		"$work/example.c" $(pc --static --cflags --libs libksalloc) &&
+		! objdump -p "$work/example-static" | grep -q 'NEEDED' &&
+		run_example "$work/example-static"
+}
+
+# The header from C++, and alongside the uapi header it includes.
+header_cxx()
+{
+	# shellcheck disable=SC2046
+	printf '#include <libksalloc.h>\n#include <linux/ksalloc.h>\nint main() { return ksalloc_fd(nullptr); }\n' |
+		g++ -std=c++11 -Wall -Wextra -Werror -fsyntax-only -x c++ - \
+			$(pc --cflags libksalloc)
+}
+
+# ---- list and top on a fake debugfs tree -------------------------------------
+
+# fake_alloc DIR ID FRAMES SIZE USED POOL_TYPE ALLOCS: one allocator directory.
+fake_alloc()
+{
+	local d=$1/$2
+
+	mkdir -p "$d"
+	printf 'flags 0x0\npool_type %s\nframes %s\nframe_size %s\nalignment 0\nstride %s\nbytes %s\n' \
+		"$6" "$3" "$4" "$4" $(($3 * $4 + 4096)) >"$d/framing"
+	printf 'state open\nallocated_frames %s\nfree_frames %s\ndispatch 0\nowner_pid 4242\nowner_comm fake-%s\n' \
+		"$5" $(($3 - $5)) "$2" >"$d/status"
+	fake_stats "$d" "$7"
+	printf 'cpu0 1\ncpu1 0\n' >"$d/caches"
+	printf 'waiters 1\nwaiter 4243 120\n' >"$d/waiters"
+	printf 'pollers 0\narmed 1\n' >"$d/pollers"
+	printf 'user %s\nkernel 0\n' "$5" >"$d/holders"
+}
+
+# fake_stats DIR ALLOCS: the stats file, replaced in one rename.
+fake_stats()
+{
+	printf 'allocs %s\nfrees %s\nalloc_failures 0\nwaits 0\nwait_timeouts 0\nhandoffs 0\npeak_allocated 1\nwaiters 1\n' \
+		"$2" "$2" >"$1/stats.new"
+	mv "$1/stats.new" "$1/stats"
+}
+
+fake_tree()
+{
+	local d=$work/dbg/ksalloc
+
+	mkdir -p "$d" "$work/empty/ksalloc"
+	printf 'allocators 2\ntotal_bytes 1000\nmax_total_bytes 268435456\nleft_bytes 268434456\n' \
+		>"$d/budget"
+	cp "$d/budget" "$work/empty/ksalloc/budget"
+	fake_alloc "$d" 7 8 4096 3 0 100
+	fake_alloc "$d" 12 16 1024 5 1 0
+	# An allocator whose directory went between readdir and the reads.
+	ln -s "$work/gone" "$d/99"
+}
+
+ctl()
+{
+	KSALLOC_DEBUGFS=${dbg:-$work/dbg/ksalloc} "$o/ksalloc-ctl" "$@"
+}
+
+list_text()
+{
+	ctl list >"$work/list" || return 1
+	cat "$work/list"
+	[[ $(wc -l <"$work/list") -eq 3 ]] &&
+		grep -Eq '^ +7 +open +nonpaged +8 +4096 +4096 +3 +5 +1 +0 +36864 +4242 +fake-7$' \
+			"$work/list" &&
+		grep -Eq '^ +12 +open +paged +16 +1024 +1024 +5 +11 ' "$work/list"
+}
+
+list_empty()
+{
+	[[ $(dbg=$work/empty/ksalloc ctl list | wc -l) -eq 1 ]] &&
+		[[ $(dbg=$work/empty/ksalloc ctl list --json) == '[]' ]]
+}
+
+list_json()
+{
+	ctl list --json >"$work/json" &&
+		"$o/ksalloc-ptyrun" --check-json <"$work/json" >"$work/flat" || return 1
+	grep -qx '#=2' "$work/flat" && grep -qx '0.id=7' "$work/flat" &&
+		grep -qx '0.frames=8' "$work/flat" && grep -qx '0.owner_comm=fake-7' "$work/flat" &&
+		grep -qx '0.caches.cpu0=1' "$work/flat" && grep -qx '0.waiter.0.pid=4243' "$work/flat" &&
+		grep -qx '1.id=12' "$work/flat" && grep -qx '1.pool_type=1' "$work/flat" || return 1
+	if command -v python3 >/dev/null; then
+		python3 -c 'import json, sys; a = json.load(sys.stdin); assert a[1]["frames"] == 16' \
+			<"$work/json"
+	fi
+}
+
+# The JSON checker must refuse what is not JSON.
+json_checker_refuses()
+{
+	local bad
+
+	for bad in '[' '[1,]' '{"a":1,}' '[01]' '"\x"' '[1] 2' '{"a" 1}' "['a']"; do
+		if printf '%s' "$bad" | "$o/ksalloc-ptyrun" --check-json >/dev/null 2>&1; then
+			echo "accepted: $bad"
+			return 1
+		fi
+	done
+	printf '[{"a":[1,-2.5e3,"x\\u00e9"]},true,null]' | "$o/ksalloc-ptyrun" --check-json
+}
+
+# top for 1 s while allocator 7's counters grow by 50 every 0.1 s.
+top_plain()
+{
+	local i pid esc
+
+	esc=$(printf '\033')
+	(
+		for i in $(seq 1 20); do
+			fake_stats "$work/dbg/ksalloc/7" $((100 + 50 * i))
+			sleep 0.1
+		done
+	) &
+	pid=$!
+	ctl top --seconds 1 --interval 0.5 </dev/null >"$work/top" || { wait "$pid"; return 1; }
+	wait "$pid"
+	cat "$work/top"
+	[[ $(grep -c '^ksalloc-ctl top - .*allocators 2' "$work/top") -eq 3 ]] &&
+		! grep -q "$esc" "$work/top" &&
+		awk '$1 == 7 { r7 = $5 } $1 == 12 { r12 = $5 }
+		     END { exit !(r7 + 0 > 0 && r12 == "0.0") }' "$work/top"
+}
+
+top_pty_q()
+{
+	KSALLOC_DEBUGFS=$work/dbg/ksalloc "$o/ksalloc-ptyrun" --timeout 10 --check-termios \
+		--expect 'HANDOFFS/s' --expect 'fake-12' --send q -- "$o/ksalloc-ctl" top --interval 0.2 \
+		>"$work/pty" 2>&1
+	local rc=$?
+	cat "$work/pty"
+	[[ $rc -eq 0 ]] && grep -qx 'ptyrun: exit 0' "$work/pty" &&
+		grep -qx 'ptyrun: terminal restored' "$work/pty"
+}
+
+missing_message()
+{
+	local out rc=0
+
+	out=$(dbg=$work/dbg/none ctl list 2>&1) || rc=$?
+	echo "$out"
+	[[ $rc -eq 1 && $out == *"debugfs is not mounted on $work/dbg"* ]]
+}
+
+# Not root: run as nobody (when this is root) below a directory only root
+# may enter.
+not_root_message()
+{
+	local out
+
+	mkdir -p "$work/private/ksalloc"
+	chmod 0700 "$work/private"
+	if [[ $EUID -ne 0 ]]; then
+		out=$(dbg=$work/private/ksalloc ctl list 2>&1) && return 1
+	else
+		KSALLOC_DEBUGFS=$work/private/ksalloc "$o/ksalloc-ptyrun" --uid 65534 \
+			--log "$work/noroot" -- "$o/ksalloc-ctl" list && return 1
+		out=$(cat "$work/noroot")
+	fi
+	echo "$out"
+	[[ $out == *"permission denied: reading debugfs needs root"* ]]
+}
+
+main()
+{
+	case ${1:-} in
+	-h | --help) usage; return 0 ;;
+	'') ;;
+	*) usage >&2; exit 2 ;;
+	esac
+	need pkg-config:pkg-config gcc:gcc g++:g++ objdump:binutils
+
+	work=$(mktemp -d)
+	trap 'rm -rf "$work"' EXIT
+	chmod 0755 "$work"	# nobody runs ksalloc-ctl from here
+	o=$work/o
+
+	check install install_tree
+	check install-files installed_files
+	check shared-library-links so_links
+	check shared-library-exports so_exports
+	check uapi-header-guard uapi_guard
+	check man-pages man_pages
+	check pkg-config-version pkgconfig_version
+	check readme-example-extracted extract_example
+	check readme-example-shared example_shared
+	check readme-example-static example_static
+	check header-c++ header_cxx
+
+	fake_tree
+	check ctl-list list_text
+	check ctl-list-empty list_empty
+	check ctl-list-json list_json
+	check json-checker-refuses json_checker_refuses
+	check ctl-top-plain top_plain
+	check ctl-top-pty-q top_pty_q
+	check ctl-missing-message missing_message
+	check ctl-not-root-message not_root_message
+	return "$status"
+}
+
+main "$@"

@@ -65,6 +65,10 @@ gone() {
 }
 
 grep -q " $DBG debugfs " /proc/mounts || mount -t debugfs debugfs $DBG
+# ksalloc-ptyrun's terminals.
+if ! grep -q ' /dev/pts devpts ' /proc/mounts; then
+	mkdir -p /dev/pts && mount -t devpts devpts /dev/pts
+fi
 
 # ---- no allocator ---------------------------------------------------------
 list_none() {

@@ -71,6 +71,17 @@ if ! grep -q ' /dev/pts devpts ' /proc/mounts; then
 fi
 
 # ---- no allocator ---------------------------------------------------------
+# What ran before may leave an allocator whose memory goes from a work
+# item: give it up to 10 s.
+# some_allocator: whether debugfs shows an allocator's directory.
+some_allocator() {
+	for d in "$D"/[0-9]*; do
+		[ -d "$d" ] && return 0
+	done
+	return 1
+}
+i=0
+while some_allocator && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 list_none() {
 	ksalloc-ctl list >$T/list 2>&1 &&
 		[ "$(wc -l <$T/list)" = 1 ] && grep -q '^ *ID  *STATE  *POOL' $T/list

@@ -60,6 +60,8 @@
 
 /* Bytes held by all live allocators, bounded by ksalloc_max_total_bytes. */
 static atomic64_t ksalloc_total_bytes = ATOMIC64_INIT(0);
+/* The last allocator id handed out: ids start at 1. */
+static atomic64_t ksalloc_last_id = ATOMIC64_INIT(0);
 
 #define KSALLOC_REQUIREMENTF_ALL (KSALLOC_REQUIREMENTF_INPLACE_MODIFIER | \
 				  KSALLOC_REQUIREMENTF_SYSTEM_MEMORY | \
@@ -288,6 +290,8 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	INIT_LIST_HEAD(&alloc->waiters);
 	INIT_WORK(&alloc->release, ksalloc_release_work);
 	INIT_WORK(&alloc->close_work, ksalloc_close_work);
+	/* Only a created allocator takes an id: none is ever wasted. */
+	alloc->id = atomic64_inc_return(&ksalloc_last_id);
 
 	mutex_lock(&ksalloc_all_lock);
 	list_add(&alloc->node, &ksalloc_all);
@@ -415,6 +419,12 @@ void ksalloc_put(struct ksalloc *alloc)
 		kref_put(&alloc->ref, ksalloc_release);
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_put, "KSALLOC");
+
+/* The id of @alloc, for KSALLOC_IOC_GET_ID and fdinfo. */
+u64 ksalloc_id(struct ksalloc *alloc)
+{
+	return alloc->id;
+}
 
 /*
  * Wakes every waiter with -ENODEV.  The waiters stay on their own stacks;

@@ -80,6 +80,8 @@ struct ksalloc_waiter {
  * @nr_pages: number of @pages; immutable
  * @pool_cost: bytes charged until the pages go: pool, page array, this
  * @meta_cost: bytes charged until the release: stack, states, caches
+ * @id: the allocator's number (KSALLOC_IOC_GET_ID), never 0, unique while
+ *      the module is loaded; immutable
  * @node: link in ksalloc_all (live) or ksalloc_reaped (pages still held
  *        elsewhere), under ksalloc_all_lock
  * @recheck: the RCU callback of ksalloc_request_recheck_locked()
@@ -117,6 +119,7 @@ struct ksalloc {
 	unsigned int nr_pages;
 	size_t pool_cost;
 	size_t meta_cost;
+	u64 id;
 	struct list_head node;
 	struct rcu_head recheck;
 	struct work_struct release;

@@ -25,12 +25,15 @@
  * neither the pool nor its share of max_total_bytes leaks.  Frames held by
  * kernel consumers are theirs to free, after the close too.
  *
+ * KSALLOC_IOC_GET_ID and the "ksalloc_id:" line of /proc/PID/fdinfo/FD
+ * name the allocator as its debugfs directory (/sys/kernel/debug/ksalloc/ID)
+ * and the ksalloc tracepoints do.
+ *
  * Each ioctl copies its struct in once, checks every reserved field and flag
  * before anything changes, and fills in its output, reserved fields zeroed.
  * The layouts are the same for 32-bit and 64-bit processes, so compat_ioctl
  * is the same handler.
  */
-
 
 #include <linux/anon_inodes.h>
 #include <linux/capability.h>
@@ -48,6 +51,7 @@
 #include <linux/poll.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
+#include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/string.h>
 #include <linux/uaccess.h>
@@ -387,6 +391,12 @@ static long ksalloc_ioctl_free_batch(struct ksalloc *alloc, void __user *argp)
 	return ret;
 }
 
+/* GET_ID: the allocator's number, as debugfs and the tracepoints show it. */
+static long ksalloc_ioctl_get_id(struct ksalloc *alloc, u64 __user *argp)
+{
+	return put_user(ksalloc_id(alloc), argp);
+}
+
 static long ksalloc_ioctl_get_stats(struct ksalloc *alloc, void __user *argp)
 {
 	struct ksalloc_stats stats;
@@ -402,8 +412,8 @@ static long ksalloc_ioctl_get_stats(struct ksalloc *alloc, void __user *argp)
 /*
  * The command number encodes the size of its struct, so a caller with a
  * struct of another size asks for a command that does not exist: -ENOTTY.
- * Everything but the two reports needs a descriptor open for writing
- * (SPEC 7.2): -EBADF on a read-only one.
+ * Everything but the three reports (status, stats, id) needs a descriptor
+ * open for writing (SPEC 7.2): -EBADF on a read-only one.
  */
 static long ksalloc_dev_ioctl(struct file *file, unsigned int cmd,
 			      unsigned long arg)
@@ -417,6 +427,8 @@ static long ksalloc_dev_ioctl(struct file *file, unsigned int cmd,
 		return alloc ? ksalloc_ioctl_get_status(alloc, argp) : -EBADFD;
 	case KSALLOC_IOC_GET_STATS:
 		return alloc ? ksalloc_ioctl_get_stats(alloc, argp) : -EBADFD;
+	case KSALLOC_IOC_GET_ID:
+		return alloc ? ksalloc_ioctl_get_id(alloc, argp) : -EBADFD;
 	case KSALLOC_IOC_SET_FRAMING:
 	case KSALLOC_IOC_GET_FUNCTIONTABLE:
 	case KSALLOC_IOC_ALLOC:
@@ -485,6 +497,15 @@ static __poll_t ksalloc_dev_poll(struct file *file, poll_table *wait)
 	return ksalloc_poll_ready(alloc) ? EPOLLOUT | EPOLLWRNORM : 0;
 }
 
+/* /proc/PID/fdinfo/FD: the allocator's id, once framed. */
+static void ksalloc_dev_show_fdinfo(struct seq_file *m, struct file *file)
+{
+	struct ksalloc *alloc = ksalloc_handle_alloc(file->private_data);
+
+	if (alloc)
+		seq_printf(m, "ksalloc_id:\t%llu\n", ksalloc_id(alloc));
+}
+
 static int ksalloc_dev_open(struct inode *inode, struct file *file)
 {
 	struct ksalloc_handle *h;
@@ -528,6 +549,7 @@ static const struct file_operations ksalloc_fops = {
 	.compat_ioctl	= compat_ptr_ioctl,
 	.mmap		= ksalloc_dev_mmap,
 	.poll		= ksalloc_dev_poll,
+	.show_fdinfo	= ksalloc_dev_show_fdinfo,
 };
 
 static struct miscdevice ksalloc_misc = {

@@ -37,6 +37,7 @@ bool ksalloc_dispatch_active(struct ksalloc *alloc);
 wait_queue_head_t *ksalloc_poll_queue(struct ksalloc *alloc);
 bool ksalloc_poll_ready(struct ksalloc *alloc);
 struct page **ksalloc_pool_pages(struct ksalloc *alloc, unsigned int *nr);
+u64 ksalloc_id(struct ksalloc *alloc);
 
 int ksalloc_core_init(void);
 void ksalloc_core_exit(void);

@@ -7,7 +7,6 @@
  * /sys/module/ksalloc/parameters/ and apply to the next framing.
  */
 
-
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sizes.h>

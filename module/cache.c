@@ -99,6 +99,7 @@ u32 ksalloc_cache_fill(struct ksalloc_cache *c, const u32 *idx, u32 n)
  * @max: at most this many, at least 1
  * @tails: when nothing was found, the sum of the tails seen, each with its
  *         ring empty
+ * @from: when frames were taken, the CPU whose ring they came from
  *
  * Starts with this CPU's ring and goes round every possible CPU, online or
  * not (a CPU that is going offline keeps its ring until the hotplug
@@ -108,7 +109,7 @@ u32 ksalloc_cache_fill(struct ksalloc_cache *c, const u32 *idx, u32 n)
  * Return: how many frames were taken, all from one ring.
  */
 u32 ksalloc_cache_steal(struct ksalloc_cache __percpu *pc, u32 *idx, u32 max,
-			u32 *tails)
+			u32 *tails, int *from)
 {
 	unsigned long flags;
 	u32 sum = 0, t, n;
@@ -129,6 +130,7 @@ u32 ksalloc_cache_steal(struct ksalloc_cache __percpu *pc, u32 *idx, u32 max,
 			cpu = cpumask_first(cpu_possible_mask);
 	} while (cpu != start);
 	*tails = sum;
+	*from = cpu;
 	return n;
 }
 

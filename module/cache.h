@@ -147,7 +147,7 @@ static inline u32 ksalloc_cache_count(struct ksalloc_cache *c)
 
 u32 ksalloc_cache_fill(struct ksalloc_cache *c, const u32 *idx, u32 n);
 u32 ksalloc_cache_steal(struct ksalloc_cache __percpu *pc, u32 *idx, u32 max,
-			u32 *tails);
+			u32 *tails, int *from);
 u32 ksalloc_cache_tails(struct ksalloc_cache __percpu *pc);
 u32 ksalloc_cache_frames(struct ksalloc_cache __percpu *pc);
 

@@ -58,6 +58,9 @@
 
 #include "core.h"
 
+#define CREATE_TRACE_POINTS
+#include "ksalloc_trace.h"
+
 /* Bytes held by all live allocators, bounded by ksalloc_max_total_bytes. */
 static atomic64_t ksalloc_total_bytes = ATOMIC64_INIT(0);
 /* The last allocator id handed out: ids start at 1. */
@@ -296,6 +299,7 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	mutex_lock(&ksalloc_all_lock);
 	list_add(&alloc->node, &ksalloc_all);
 	mutex_unlock(&ksalloc_all_lock);
+	trace_ksalloc_create(alloc);
 	return alloc;
 
 err_free_cache:
@@ -362,6 +366,7 @@ static void ksalloc_release_work(struct work_struct *work)
 {
 	struct ksalloc *alloc = container_of(work, struct ksalloc, release);
 
+	trace_ksalloc_release(alloc);
 	/* Off the list first: the hotplug callback reads the caches. */
 	mutex_lock(&ksalloc_all_lock);
 	list_del(&alloc->node);
@@ -463,8 +468,8 @@ static void ksalloc_wake_all_locked(struct ksalloc *alloc)
  */
 void ksalloc_close(struct ksalloc *alloc)
 {
+	u32 i, out;
 	bool idle;
-	u32 i;
 
 	if (!ksalloc_may_lock()) {
 		pr_warn_once("%s() with interrupts disabled: deferred to a work item\n",
@@ -516,8 +521,10 @@ void ksalloc_close(struct ksalloc *alloc)
 	 */
 	if (!alloc->handle_put)
 		ksalloc_request_recheck_locked(alloc);
+	out = ksalloc_out_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
 
+	trace_ksalloc_close(alloc, out);
 	if (idle)
 		ksalloc_put(alloc);
 	ksalloc_put(alloc);

@@ -47,6 +47,8 @@ enum {
  * @index: the frame handed over, valid when @status is 0
  * @status: -EINPROGRESS while queued, 0 when served, -ENODEV on close
  * @kind: the state the frame gets, %KSALLOC_FRAME_KERNEL or _USER
+ * @pid: the waiting task, for debugfs and the hand-off tracepoint
+ * @start_ns: when it queued (ktime_get_ns()), for debugfs and tracing
  *
  * Lives on the waiting task's stack.  Everything but @done is written
  * under &ksalloc.lock.
@@ -57,7 +59,15 @@ struct ksalloc_waiter {
 	u32 index;
 	int status;
 	u8 kind;
+	pid_t pid;
+	u64 start_ns;
 };
+
+/* How a wait ended, for the ksalloc_wait_end tracepoint. */
+#define KSALLOC_WAIT_SERVED	0	/* it got a frame */
+#define KSALLOC_WAIT_TIMEOUT	1	/* -ETIMEDOUT */
+#define KSALLOC_WAIT_SIGNAL	2	/* -EINTR */
+#define KSALLOC_WAIT_CLOSED	3	/* -ENODEV: the handle was closed */
 
 /**
  * struct ksalloc - one allocator

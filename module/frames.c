@@ -60,6 +60,7 @@
  */
 
 #include <linux/completion.h>
+#include <linux/jiffies.h>
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/mm.h>
@@ -72,10 +73,12 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/timekeeping.h>
 #include <linux/wait.h>
 #include <kunit/visibility.h>
 
 #include "core.h"
+#include "ksalloc_trace.h"
 
 /* Flags of ksalloc_take() */
 #define KSALLOC_TAKE_REFILL	BIT(0)	/* also top this CPU's cache up */
@@ -150,6 +153,8 @@ bool ksalloc_give_locked(struct ksalloc *alloc, u32 index)
 		alloc->stats.waiters--;
 		alloc->stats.handoffs++;
 		alloc->stats.allocs++;
+		/* The last look at the waiter: it may be gone once completed. */
+		trace_ksalloc_handoff(alloc, index, w->pid);
 		complete(&w->done);
 		ksalloc_update_bypass_locked(alloc);
 		return false;
@@ -191,6 +196,8 @@ bool ksalloc_sweep_cpu_locked(struct ksalloc *alloc, int cpu)
 	local_irq_save(flags);
 	n = ksalloc_cache_take(c, idx, KSALLOC_CACHE_SIZE, &t);
 	local_irq_restore(flags);
+	if (n)
+		trace_ksalloc_cache_flush(alloc, cpu, n);
 	for (i = 0; i < n; i++)
 		idle |= ksalloc_give_locked(alloc, idx[i]);
 	return idle;
@@ -286,7 +293,7 @@ static void ksalloc_cache_refill_locked(struct ksalloc *alloc)
 {
 	struct ksalloc_cache *c;
 	unsigned long flags;
-	u32 n, tail;
+	u32 n, i, tail;
 
 	lockdep_assert_held(&alloc->lock);
 	local_irq_save(flags);
@@ -294,9 +301,11 @@ static void ksalloc_cache_refill_locked(struct ksalloc *alloc)
 	n = min3(KSALLOC_CACHE_BATCH, alloc->nr_free,
 		 KSALLOC_CACHE_SIZE - ksalloc_cache_count(c));
 	/* The top of the stack first: it is taken first. */
-	for (tail = c->tail; n--; tail++)
+	for (i = 0, tail = c->tail; i < n; i++, tail++)
 		ksalloc_cache_push(c, tail, alloc->free_stack[--alloc->nr_free]);
 	local_irq_restore(flags);
+	if (n)
+		trace_ksalloc_cache_refill(alloc, raw_smp_processor_id(), n);
 }
 
 /*
@@ -316,10 +325,55 @@ static void ksalloc_cache_flush_locked(struct ksalloc *alloc)
 	if (!ksalloc_cache_room(c, &t))
 		n = ksalloc_cache_take(c, idx, KSALLOC_CACHE_BATCH, &t);
 	local_irq_restore(flags);
+	if (n)
+		trace_ksalloc_cache_flush(alloc, raw_smp_processor_id(), n);
 
 	/* Not closed (no bypass), so this cannot make the allocator idle. */
 	for (i = 0; i < n; i++)
 		ksalloc_give_locked(alloc, idx[i]);
+}
+
+/*
+ * The second half of ksalloc_take(), once the shared stack is empty:
+ * frames from the first CPU cache that has some.  Without @refill, up to
+ * @max frames for the caller; with it, one for the caller and the rest of
+ * a batch for this CPU's cache (for the waiters and the stack while the
+ * caches are bypassed).  Returns how many the caller got, in state KERNEL;
+ * when none, *@seen is what ksalloc_cache_steal() saw.
+ */
+static u32 ksalloc_steal_locked(struct ksalloc *alloc, u32 *idx, u32 max,
+				bool refill, u32 *seen)
+{
+	u32 buf[KSALLOC_CACHE_BATCH], n, k = 0, i;
+	unsigned long irq;
+	int cpu;
+
+	lockdep_assert_held(&alloc->lock);
+	n = ksalloc_cache_steal(alloc->cache, refill ? buf : idx,
+				refill ? KSALLOC_CACHE_BATCH : max, seen, &cpu);
+	if (!n)
+		return 0;
+	trace_ksalloc_cache_steal(alloc, cpu, n);
+	if (!refill) {
+		for (i = 0; i < n; i++)
+			WRITE_ONCE(*ksalloc_state(alloc, idx[i]),
+				   KSALLOC_FRAME_KERNEL);
+		return n;
+	}
+
+	idx[0] = buf[0];
+	WRITE_ONCE(*ksalloc_state(alloc, buf[0]), KSALLOC_FRAME_KERNEL);
+	/* The rest moves to this CPU, under the lock. */
+	if (!alloc->bypass) {
+		local_irq_save(irq);
+		k = ksalloc_cache_fill(this_cpu_ptr(alloc->cache), buf + 1, n - 1);
+		local_irq_restore(irq);
+		if (k)
+			trace_ksalloc_cache_refill(alloc, raw_smp_processor_id(), k);
+	}
+	for (i = 1 + k; i < n; i++)
+		ksalloc_give_locked(alloc, buf[i]);
+	return 1;
 }
 
 /*
@@ -338,13 +392,12 @@ static void ksalloc_cache_flush_locked(struct ksalloc *alloc)
 static noinline int ksalloc_take(struct ksalloc *alloc, u32 *idx, u32 count,
 				 u8 kind, unsigned int flags)
 {
-	u32 buf[KSALLOC_CACHE_BATCH], got = 0, n, k, i, seen;
 	bool refill = flags & KSALLOC_TAKE_REFILL, idle = false;
-	unsigned long irq;
-	int ret;
+	u32 got = 0, n, i, seen;
+	int ret = -EPERM;
 
 	if (!ksalloc_context_ok())
-		return -EPERM;
+		goto out;
 	spin_lock_bh(&alloc->lock);
 	if (alloc->closed) {
 		ret = -ENODEV;
@@ -358,35 +411,12 @@ static noinline int ksalloc_take(struct ksalloc *alloc, u32 *idx, u32 count,
 					  KSALLOC_FRAME_KERNEL);
 		if (got == count)
 			break;
-		if (!refill) {
-			n = ksalloc_cache_steal(alloc->cache, idx + got,
-						count - got, &seen);
-			for (i = 0; i < n; i++)
-				WRITE_ONCE(*ksalloc_state(alloc, idx[got + i]),
-					   KSALLOC_FRAME_KERNEL);
-			got += n;
-			if (n)
-				continue;
-		} else {
-			n = ksalloc_cache_steal(alloc->cache, buf,
-						KSALLOC_CACHE_BATCH, &seen);
-			if (n) {
-				idx[got++] = buf[0];
-				WRITE_ONCE(*ksalloc_state(alloc, buf[0]),
-					   KSALLOC_FRAME_KERNEL);
-				/* The rest moves to this CPU, under the lock. */
-				k = 0;
-				if (!alloc->bypass) {
-					local_irq_save(irq);
-					k = ksalloc_cache_fill(this_cpu_ptr(alloc->cache),
-							       buf + 1, n - 1);
-					local_irq_restore(irq);
-				}
-				for (i = 1 + k; i < n; i++)
-					ksalloc_give_locked(alloc, buf[i]);
-				break;
-			}
-		}
+		n = ksalloc_steal_locked(alloc, idx + got, count - got, refill,
+					 &seen);
+		got += n;
+		/* Without refill, look again; with it, one frame is enough. */
+		if (n && !refill)
+			continue;
 		/* Nothing put anywhere since each cache was seen empty. */
 		if (got || seen == ksalloc_cache_tails(alloc->cache))
 			break;
@@ -407,6 +437,12 @@ static noinline int ksalloc_take(struct ksalloc *alloc, u32 *idx, u32 count,
 	ksalloc_sample_peak_locked(alloc);
 out_unlock:
 	spin_unlock_bh(&alloc->lock);
+	trace_ksalloc_alloc_slow(alloc, ret > 0 ? idx[0] : KSALLOC_NO_FRAME,
+				 kind == KSALLOC_FRAME_USER, ret);
+out:
+	/* A miss of a caller that goes on to wait is no failure yet. */
+	if (ret < 0 && (ret != -ENOMEM || !(flags & KSALLOC_TAKE_WAITS)))
+		trace_ksalloc_alloc_fail(alloc, kind == KSALLOC_FRAME_USER, ret);
 	if (idle)
 		ksalloc_put(alloc);
 	return ret;
@@ -533,6 +569,7 @@ static u32 ksalloc_give_many(struct ksalloc *alloc, const u32 *indices, u32 n,
 		    !try_cmpxchg(ksalloc_state(alloc, index), &old, KSALLOC_FRAME_FREE))
 			break;
 		alloc->stats.frees++;
+		trace_ksalloc_free_slow(alloc, index, kind == KSALLOC_FRAME_USER);
 		idle |= ksalloc_give_locked(alloc, index);
 	}
 	if (flush && !alloc->bypass)
@@ -689,6 +726,48 @@ static long ksalloc_sleep(struct completion *done, long timeout,
 	return wait_for_completion_timeout(done, timeout);
 }
 
+/* How a wait that returned @ret ended, for the tracepoint. */
+static int ksalloc_wait_result(int ret)
+{
+	if (!ret)
+		return KSALLOC_WAIT_SERVED;
+	if (ret == -ETIMEDOUT)
+		return KSALLOC_WAIT_TIMEOUT;
+	return ret == -EINTR ? KSALLOC_WAIT_SIGNAL : KSALLOC_WAIT_CLOSED;
+}
+
+/*
+ * Sleeps until the queued waiter @w is served or the allocator closes, or
+ * gives up after @timeout or on a signal, deciding under the lock whether
+ * it was served meanwhile.  Returns 0 with the frame in @w->index,
+ * -ENODEV, -ETIMEDOUT or -EINTR.
+ */
+static int ksalloc_sleep_queued(struct ksalloc *alloc, struct ksalloc_waiter *w,
+				long timeout, unsigned int state)
+{
+	long left = ksalloc_sleep(&w->done, timeout, state);
+
+	if (left <= 0) {
+		spin_lock_bh(&alloc->lock);
+		if (w->status == -EINPROGRESS) {
+			/* Not served: leave the queue empty-handed. */
+			list_del(&w->node);
+			alloc->stats.waiters--;
+			if (!left)
+				alloc->stats.wait_timeouts++;
+			ksalloc_update_bypass_locked(alloc);
+			w->status = left ? -EINTR : -ETIMEDOUT;
+		}
+		/* Else served while giving up: the frame is ours, keep it. */
+		spin_unlock_bh(&alloc->lock);
+	}
+	if (trace_ksalloc_wait_end_enabled())
+		trace_ksalloc_wait_end(alloc, ksalloc_wait_result(w->status),
+				       ktime_get_ns() - w->start_ns,
+				       w->status ? KSALLOC_NO_FRAME : w->index);
+	return w->status;
+}
+
 /**
  * ksalloc_wait_index() - take a frame by index, waiting for one if needed
  * @alloc: the allocator
@@ -716,7 +795,6 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	u8 kind = user ? KSALLOC_FRAME_USER : KSALLOC_FRAME_KERNEL;
 	struct ksalloc_waiter w;
 	bool idle = false;
-	long left;
 	int ret;
 	u32 got;
 
@@ -744,37 +822,23 @@ int ksalloc_wait_index(struct ksalloc *alloc, long timeout, unsigned int state,
 	init_completion(&w.done);
 	w.status = -EINPROGRESS;
 	w.kind = kind;
+	w.pid = task_pid_nr(current);
+	w.start_ns = ktime_get_ns();
 	list_add_tail(&w.node, &alloc->waiters);
 	alloc->stats.waits++;
 	alloc->stats.waiters++;
+	trace_ksalloc_wait_start(alloc, alloc->stats.waiters,
+				 timeout == MAX_SCHEDULE_TIMEOUT ? -1 :
+				 (s64)jiffies_to_nsecs(timeout));
 	ksalloc_update_bypass_locked(alloc);
 	/* Frames cached before bypass was seen come to the waiters. */
 	idle = ksalloc_sweep_locked(alloc);
 	ksalloc_request_recheck_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
 
-	left = ksalloc_sleep(&w.done, timeout, state);
-	if (left <= 0) {
-		spin_lock_bh(&alloc->lock);
-		if (w.status == -EINPROGRESS) {
-			/* Not served: leave the queue empty-handed. */
-			list_del(&w.node);
-			alloc->stats.waiters--;
-			if (!left)
-				alloc->stats.wait_timeouts++;
-			ksalloc_update_bypass_locked(alloc);
-			spin_unlock_bh(&alloc->lock);
-			ret = left ? -EINTR : -ETIMEDOUT;
-			goto out;
-		}
-		/* Served while giving up: the frame is ours, keep it. */
-		spin_unlock_bh(&alloc->lock);
-	}
-
-	ret = w.status;
+	ret = ksalloc_sleep_queued(alloc, &w, timeout, state);
 	if (!ret)
 		*index = w.index;
-out:
 	if (idle)
 		ksalloc_put(alloc);
 	return ret;

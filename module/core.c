@@ -157,7 +157,8 @@ static int ksalloc_check_framing(const struct ksalloc_framing *f,
 		       sizeof(struct vm_struct) + sizeof(struct vmap_area);
 	l->meta_cost = ksalloc_kv_bytes((size_t)f->frames * sizeof(u32)) +
 		       ksalloc_kv_bytes(l->state) +
-		       (size_t)num_possible_cpus() * sizeof(struct ksalloc_cache);
+		       (size_t)num_possible_cpus() * sizeof(struct ksalloc_cache) +
+		       ksalloc_debugfs_bytes();
 	if (l->pool_cost + l->meta_cost > limit)
 		return -ENOMEM;
 	return 0;
@@ -180,6 +181,13 @@ static void ksalloc_uncharge(size_t bytes)
 {
 	atomic64_sub(bytes, &ksalloc_total_bytes);
 }
+
+/* Bytes held by all allocators now, for debugfs and KUnit. */
+u64 ksalloc_charged_bytes(void)
+{
+	return atomic64_read(&ksalloc_total_bytes);
+}
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_charged_bytes);
 
 static void ksalloc_free_pages(struct page **pages, unsigned int n)
 {
@@ -224,6 +232,25 @@ err_free_pages:
 static void ksalloc_release_work(struct work_struct *work);
 static void ksalloc_close_work(struct work_struct *work);
 
+/* The immutable fields of a new allocator, and who created it. */
+static void ksalloc_init_layout(struct ksalloc *alloc,
+				const struct ksalloc_framing *framing,
+				const struct ksalloc_layout *l)
+{
+	alloc->framing = *framing;
+	alloc->frames = framing->frames;
+	alloc->stride = l->stride;
+	alloc->span = (unsigned long)alloc->frames * l->stride;
+	alloc->stride_shift = is_power_of_2(l->stride) ? ilog2(l->stride) : 0;
+	alloc->stride_recip = reciprocal_value(l->stride);
+	alloc->pool_cost = l->pool_cost;
+	alloc->meta_cost = l->meta_cost;
+	/* A kernel thread belongs to no process: its pid reads 0. */
+	if (!(current->flags & PF_KTHREAD))
+		alloc->owner_pid = task_tgid_nr(current);
+	get_task_comm(alloc->owner_comm, current);
+}
+
 /**
  * ksalloc_create() - create an allocator with a preallocated pool
  * @framing: frame count, size, alignment mask and pool type
@@ -258,15 +285,7 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	alloc = kzalloc(sizeof(*alloc), GFP_KERNEL_ACCOUNT);
 	if (!alloc)
 		goto err_uncharge;
-	alloc->framing = *framing;
-	alloc->frames = framing->frames;
-	alloc->stride = l.stride;
-	alloc->span = (unsigned long)alloc->frames * l.stride;
-	alloc->stride_shift = is_power_of_2(l.stride) ? ilog2(l.stride) : 0;
-	alloc->stride_recip = reciprocal_value(l.stride);
-	alloc->pool_cost = l.pool_cost;
-	alloc->meta_cost = l.meta_cost;
-
+	ksalloc_init_layout(alloc, framing, &l);
 	alloc->free_stack = kvmalloc_array(alloc->frames, sizeof(u32),
 					   GFP_KERNEL_ACCOUNT);
 	if (!alloc->free_stack)
@@ -300,6 +319,7 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	list_add(&alloc->node, &ksalloc_all);
 	mutex_unlock(&ksalloc_all_lock);
 	trace_ksalloc_create(alloc);
+	ksalloc_debugfs_add(alloc);
 	return alloc;
 
 err_free_cache:
@@ -367,6 +387,11 @@ static void ksalloc_release_work(struct work_struct *work)
 	struct ksalloc *alloc = container_of(work, struct ksalloc, release);
 
 	trace_ksalloc_release(alloc);
+	/*
+	 * Its debugfs files read everything freed below: debugfs_remove()
+	 * returns once no read of them is under way, and none starts after.
+	 */
+	ksalloc_debugfs_remove(alloc);
 	/* Off the list first: the hotplug callback reads the caches. */
 	mutex_lock(&ksalloc_all_lock);
 	list_del(&alloc->node);
@@ -429,6 +454,19 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_put, "KSALLOC");
 u64 ksalloc_id(struct ksalloc *alloc)
 {
 	return alloc->id;
+}
+
+/* Allocators created and not yet released, for debugfs. */
+unsigned int ksalloc_nr_allocators(void)
+{
+	struct ksalloc *alloc;
+	unsigned int n = 0;
+
+	mutex_lock(&ksalloc_all_lock);
+	list_for_each_entry(alloc, &ksalloc_all, node)
+		n++;
+	mutex_unlock(&ksalloc_all_lock);
+	return n;
 }
 
 /*
@@ -631,7 +669,10 @@ static int ksalloc_cpu_dead(unsigned int cpu)
 	return 0;
 }
 
-/* Called by the module's init: the work queue and the hotplug callback. */
+/*
+ * Called by the module's init: the work queue, the hotplug callback and
+ * the debugfs directory.
+ */
 int ksalloc_core_init(void)
 {
 	int ret;
@@ -646,6 +687,7 @@ int ksalloc_core_init(void)
 		return ret;
 	}
 	ksalloc_hp_state = ret;
+	ksalloc_debugfs_init();
 	return 0;
 }
 
@@ -679,16 +721,11 @@ void ksalloc_core_exit(void)
 		ksalloc_free_pool(alloc);
 	}
 	destroy_workqueue(ksalloc_wq);
+	/* Every release removed its allocator's directory. */
+	ksalloc_debugfs_exit();
 }
 
 #if IS_ENABLED(CONFIG_KUNIT)
-/* Bytes held by all allocators now. */
-u64 ksalloc_charged_bytes(void)
-{
-	return atomic64_read(&ksalloc_total_bytes);
-}
-EXPORT_SYMBOL_IF_KUNIT(ksalloc_charged_bytes);
-
 /*
  * Waits until every release asked for so far is done, and reaps; with
  * @rcu, also those that a pending recheck will ask for.

@@ -25,6 +25,7 @@
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/reciprocal_div.h>
+#include <linux/sched.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -89,9 +90,16 @@ struct ksalloc_waiter {
  * @pages: the pages behind @pool; immutable
  * @nr_pages: number of @pages; immutable
  * @pool_cost: bytes charged until the pages go: pool, page array, this
- * @meta_cost: bytes charged until the release: stack, states, caches
+ * @meta_cost: bytes charged until the release: stack, states, caches,
+ *             debugfs entries
  * @id: the allocator's number (KSALLOC_IOC_GET_ID), never 0, unique while
  *      the module is loaded; immutable
+ * @owner_pid: the thread group that created the allocator, 0 for a kernel
+ *             thread; immutable
+ * @owner_comm: the name of the task that created it; immutable
+ * @debugfs: its directory under /sys/kernel/debug/ksalloc/, an ERR_PTR
+ *           when there is none; removed at the release, before anything
+ *           that its files read is freed
  * @node: link in ksalloc_all (live) or ksalloc_reaped (pages still held
  *        elsewhere), under ksalloc_all_lock
  * @recheck: the RCU callback of ksalloc_request_recheck_locked()
@@ -130,6 +138,9 @@ struct ksalloc {
 	size_t pool_cost;
 	size_t meta_cost;
 	u64 id;
+	pid_t owner_pid;
+	char owner_comm[TASK_COMM_LEN];
+	struct dentry *debugfs;
 	struct list_head node;
 	struct rcu_head recheck;
 	struct work_struct release;
@@ -205,10 +216,20 @@ static inline void ksalloc_sample_peak_locked(struct ksalloc *alloc)
 		alloc->stats.peak_allocated = out;
 }
 
+/* Allocators created and not yet released (core.c). */
+unsigned int ksalloc_nr_allocators(void);
+
 bool ksalloc_context_ok(void);
 void ksalloc_request_recheck_locked(struct ksalloc *alloc);
 bool ksalloc_give_locked(struct ksalloc *alloc, u32 index);
 bool ksalloc_sweep_cpu_locked(struct ksalloc *alloc, int cpu);
 bool ksalloc_sweep_locked(struct ksalloc *alloc);
+
+/* debugfs.c: /sys/kernel/debug/ksalloc/ */
+void ksalloc_debugfs_init(void);
+void ksalloc_debugfs_exit(void);
+size_t ksalloc_debugfs_bytes(void);
+void ksalloc_debugfs_add(struct ksalloc *alloc);
+void ksalloc_debugfs_remove(struct ksalloc *alloc);
 
 #endif /* _KSALLOC_CORE_H */

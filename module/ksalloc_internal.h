@@ -38,6 +38,7 @@ wait_queue_head_t *ksalloc_poll_queue(struct ksalloc *alloc);
 bool ksalloc_poll_ready(struct ksalloc *alloc);
 struct page **ksalloc_pool_pages(struct ksalloc *alloc, unsigned int *nr);
 u64 ksalloc_id(struct ksalloc *alloc);
+u64 ksalloc_charged_bytes(void);
 
 int ksalloc_core_init(void);
 void ksalloc_core_exit(void);
@@ -45,7 +46,6 @@ int ksalloc_dev_init(void);
 void ksalloc_dev_exit(void);
 
 #if IS_ENABLED(CONFIG_KUNIT)
-u64 ksalloc_charged_bytes(void);
 void ksalloc_flush_releases(bool rcu);
 unsigned long ksalloc_hotplug_pass(unsigned int cpu);
 int ksalloc_check_invariants(struct ksalloc *alloc);

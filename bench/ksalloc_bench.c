@@ -39,6 +39,9 @@
  *   frames   fills every frame with a pattern, allocates and frees them
  *            all twice, and counts the bytes of the frames that changed:
  *            the allocator must keep nothing inside frames.
+ *   pair     ksalloc_pair and empty_loop alone, as in cost, in process
+ *            context only: the figure scripts/bench.sh compares between
+ *            ksalloc.ko built with and without its tracepoints.
  *   stream   the capture-driver pattern, for @ms milliseconds: frames
  *            allocated in softirq on one CPU, handed over to another and
  *            freed there in softirq; against the same producer freeing
@@ -48,9 +51,11 @@
  *            often those ran.  Needs two online CPUs.
  *
  * scale, handoff and stream repeat @runs times, interleaved, for medians.
+ * Every load first prints a "sizes:" line, the sizes of the core's own
+ * structures that the report's metadata row is made of.
  *
- * Only include/linux/ksalloc.h is used, as by any outside driver, so this
- * measures whatever the core does behind the exported API.
+ * The benchmarks use only include/linux/ksalloc.h, as any outside driver,
+ * so they measure whatever the core does behind the exported API.
  */
 
 #include <linux/bottom_half.h>
@@ -75,6 +80,14 @@
 #include <linux/string.h>
 #include <linux/timex.h>
 
+/*
+ * The core's private header, for sizeof() alone: the metadata per frame,
+ * per CPU and per allocator that the report prints is what this build of
+ * the core takes, not numbers copied into the report.  No field is read
+ * and nothing of it is called.
+ */
+#include "../module/core.h"
+
 #define KSALLOC_BENCH_OBJECTS	1024
 #define KSALLOC_BENCH_SIZE	256
 /*
@@ -90,7 +103,7 @@
 
 static char *mode = "cost,handoff,frames";
 module_param(mode, charp, 0444);
-MODULE_PARM_DESC(mode, "What to run, comma separated: cost, scale, handoff, frames, stream (default cost,handoff,frames)");
+MODULE_PARM_DESC(mode, "What to run, comma separated: cost, pair, scale, handoff, frames, stream (default cost,handoff,frames)");
 
 static uint iters = 1000000;
 module_param(iters, uint, 0444);
@@ -590,37 +603,66 @@ static void ksalloc_bench_name(char *buf, size_t size,
 		scnprintf(buf + len, size - len, "_cpus%u", ncpus);
 }
 
+/* One cost measurement, printed. */
+static int ksalloc_bench_cost_one(const struct ksalloc_bench_type *type,
+				  bool softirq)
+{
+	struct ksalloc_bench_job job = {
+		.type = type,
+		.softirq = softirq,
+		.iters = iters,
+		.chunk = KSALLOC_BENCH_CHUNK,
+	};
+	struct ksalloc_bench_result res;
+	char name[64];
+	int ret;
+
+	ksalloc_bench_name(name, sizeof(name), &job, 0);
+	if (!type->loop) {
+		pr_info("Type:%s n/a (not in this kernel)\n", name);
+		return 0;
+	}
+	ret = ksalloc_bench_run(&job, 1, &res);
+	if (ret)
+		return ret;
+	if (res.failed)
+		pr_warn("%s: %llu allocations failed\n", name, res.failed);
+	ksalloc_bench_print(name, res.ops, res.ns, res.cycles);
+	return 0;
+}
+
 static int ksalloc_bench_cost(void)
 {
 	const struct ksalloc_bench_type *type;
-	struct ksalloc_bench_result res;
-	struct ksalloc_bench_job job;
-	char name[64];
 	int ret, ctx;
 
 	for (type = ksalloc_bench_types;
 	     type < ksalloc_bench_types + ARRAY_SIZE(ksalloc_bench_types);
 	     type++) {
 		for (ctx = 0; ctx < 2; ctx++) {
-			job = (struct ksalloc_bench_job){
-				.type = type,
-				.softirq = ctx,
-				.iters = iters,
-				.chunk = KSALLOC_BENCH_CHUNK,
-			};
-			ksalloc_bench_name(name, sizeof(name), &job, 0);
-			if (!type->loop) {
-				pr_info("Type:%s n/a (not in this kernel)\n", name);
-				continue;
-			}
-			ret = ksalloc_bench_run(&job, 1, &res);
+			ret = ksalloc_bench_cost_one(type, ctx);
 			if (ret)
 				return ret;
-			if (res.failed)
-				pr_warn("%s: %llu allocations failed\n", name,
-					res.failed);
-			ksalloc_bench_print(name, res.ops, res.ns, res.cycles);
 		}
+	}
+	return 0;
+}
+
+/* The table pair and the empty loop, in process context only. */
+static int ksalloc_bench_pair(void)
+{
+	const struct ksalloc_bench_type *type;
+	int ret;
+
+	for (type = ksalloc_bench_types;
+	     type < ksalloc_bench_types + ARRAY_SIZE(ksalloc_bench_types);
+	     type++) {
+		if (strcmp(type->name, "empty_loop") &&
+		    strcmp(type->name, "ksalloc_pair"))
+			continue;
+		ret = ksalloc_bench_cost_one(type, false);
+		if (ret)
+			return ret;
 	}
 	return 0;
 }
@@ -1392,6 +1434,23 @@ static int ksalloc_bench_frames(void)
 	return 0;
 }
 
+/*
+ * What the core's metadata is made of, in bytes: struct ksalloc per
+ * allocator, a struct ksalloc_cache (of cache_frames slots) per possible
+ * CPU, a free stack entry and a state byte per frame (the state array
+ * rounded up to a power of two), a page pointer per pool page.
+ */
+static void ksalloc_bench_sizes(void)
+{
+	pr_info("sizes: ksalloc=%zu cache=%zu cache_frames=%u waiter=%zu free_stack_entry=%zu state_entry=%zu page_ptr=%zu page_size=%lu possible_cpus=%u\n",
+		sizeof(struct ksalloc), sizeof(struct ksalloc_cache),
+		KSALLOC_CACHE_SIZE, sizeof(struct ksalloc_waiter),
+		sizeof_field(struct ksalloc, free_stack[0]),
+		sizeof_field(struct ksalloc, state[0]),
+		sizeof_field(struct ksalloc, pages[0]), PAGE_SIZE,
+		num_possible_cpus());
+}
+
 static int ksalloc_bench_setup(void)
 {
 	const struct ksalloc_framing framing = {
@@ -1465,6 +1524,7 @@ static const struct {
 } ksalloc_bench_modes[] = {
 	{ "frames",	ksalloc_bench_frames },
 	{ "cost",	ksalloc_bench_cost },
+	{ "pair",	ksalloc_bench_pair },
 	{ "handoff",	ksalloc_bench_handoff },
 	{ "scale",	ksalloc_bench_scale },
 	{ "stream",	ksalloc_bench_stream },
@@ -1518,6 +1578,7 @@ static int __init ksalloc_bench_init(void)
 		return ret;
 	pr_info("start: mode=%s iters=%u warmup=%u ms=%u runs=%u samples=%u online_cpus=%u\n",
 		mode, iters, warmup, ms, runs, samples, num_online_cpus());
+	ksalloc_bench_sizes();
 	for (i = 0; i < ARRAY_SIZE(ksalloc_bench_modes); i++) {
 		if (!(mask & BIT(i)))
 			continue;

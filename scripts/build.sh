@@ -22,7 +22,7 @@ Usage: $PROG FLAVOUR|KDIR [MAKE_ARG...]
        $PROG --tools-dir
 
 Copies the sources to \${KSALLOC_CACHE:-\$HOME/.cache/ksalloc}/build/NAME-TREE
-(NAME-TREE-VAR=VALUE... when MAKE_ARGs set variables other than W, C and
+(NAME-TREE-VAR-VALUE... when MAKE_ARGs set variables other than W, C and
 V) and runs 'make -C KDIR M=that-copy MAKE_ARG... modules'.  FLAVOUR is a
 kernel of scripts/kernels.sh (6.1, 6.12, 6.12-rt, debug); a directory is
 used as KDIR itself.  Prints the directory holding the built .ko files on
@@ -37,7 +37,9 @@ EOF
 }
 
 # variant MAKE_ARG...: the suffix of the build directory for these make
-# arguments: "-VAR=VALUE" for each variable that changes the objects.
+# arguments: "-VAR-VALUE" for each variable that changes the objects (no
+# "=": make takes a path with one for an assignment), any character but
+# letters, digits, "_", "." and "-" made "_".
 variant()
 {
 	local arg suffix=''
@@ -45,7 +47,10 @@ variant()
 	for arg in "$@"; do
 		case $arg in
 		W=* | C=* | V=* | -*) ;;
-		[A-Za-z_]*=*) suffix+=-${arg//\//_} ;;
+		[A-Za-z_]*=*)
+			arg=${arg%%=*}-${arg#*=}
+			suffix+=-${arg//[^A-Za-z0-9_.-]/_}
+			;;
 		esac
 	done
 	echo "$suffix"

@@ -14,7 +14,7 @@
 #include "ctl.h"
 #include "debugfs.h"
 
-#define LIST_FMT "%-6s %-6s %-8s %7s %10s %7s %6s %6s %7s %8s %10s %7s %s\n"
+#define LIST_FMT "%6s %-6s %-8s %7s %10s %7s %6s %6s %7s %8s %10s %7s %s\n"
 
 static const char *pool_type_name(const char *v)
 {

@@ -1,16 +1,23 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# debug-kernel.sh - the "debug" kernel of scripts/kernels.sh: 6.12 from
-# linux-source-6.12 with KASAN, lockdep, DEBUG_ATOMIC_SLEEP, DEBUG_LIST,
-# kmemleak and fault injection, configured down to what the QEMU guests
-# use, and built with loadable modules so that ksalloc.ko is built against
-# it out of tree like against the stock kernels.
+# debug-kernel.sh - the "debug" kernel of scripts/kernels.sh.
+#
+# 6.12 from linux-source-6.12 with KASAN, lockdep, DEBUG_ATOMIC_SLEEP,
+# DEBUG_LIST, kmemleak and fault injection, configured down to what the
+# QEMU guests use, and built with loadable modules so that ksalloc.ko is
+# built against it out of tree like against the stock kernels.
+
 set -euo pipefail
 
-usage() {
-	cat <<USAGE
-usage: ${0##*/} kdir|vmlinuz|version
+readonly PROG=${0##*/}
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+usage()
+{
+	cat <<EOF
+Usage: $PROG kdir|vmlinuz|version
 
 Builds the debug kernel the first time (about 10 minutes on two cores;
 later runs only check it), in .debug-kasan of the kernel tree that
@@ -21,18 +28,8 @@ scripts/deps.sh unpacks, then prints:
   version  its release (uname -r)
 
 Progress goes to stderr, the answer alone to stdout.
-USAGE
+EOF
 }
-
-case "${1:-}" in
--h|--help) usage; exit 0 ;;
-kdir|vmlinuz|version) cmd=$1 ;;
-*) usage >&2; exit 2 ;;
-esac
-
-here=$(cd "$(dirname "$0")" && pwd)
-src=$("$here/deps.sh" --source-dir)
-b=$src/.debug-kasan
 
 # What the guests need (a serial console, an initramfs, devtmpfs, modules,
 # 32-bit binaries, cgroup v2 with the memory controller, the file
@@ -46,7 +43,8 @@ opts=(SMP SERIAL_8250 SERIAL_8250_CONSOLE BLK_DEV_INITRD RD_GZIP DEVTMPFS
       DEBUG_ATOMIC_SLEEP DEBUG_LIST DEBUG_FS DEBUG_KMEMLEAK FAULT_INJECTION
       FAILSLAB FAIL_PAGE_ALLOC FAULT_INJECTION_DEBUG_FS)
 
-configure() {
+configure()
+{
 	local o missing=()
 
 	mkdir -p "$b"
@@ -55,32 +53,45 @@ configure() {
 	for o in "${opts[@]}"; do
 		grep -qx "CONFIG_$o=y" "$b/.config" || missing+=("$o")
 	done
-	if [ ${#missing[@]} -gt 0 ]; then
-		echo "${0##*/}: the config lacks: ${missing[*]}" >&2
-		exit 1
-	fi
+	[[ ${#missing[@]} -eq 0 ]] || die "the config lacks: ${missing[*]}"
 }
 
-build() {
+build()
+{
 	local stamp=$b/.ksalloc-opts want
 
 	want=$(printf '%s\n' "${opts[@]}")
-	if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-		echo "${0##*/}: configuring the debug kernel in $b" >&2
+	if [[ ! -f $stamp || $(cat "$stamp") != "$want" ]]; then
+		msg "configuring the debug kernel in $b"
 		configure
 		echo "$want" >"$stamp"
 	fi
-	echo "${0##*/}: building the debug kernel (bzImage, modules)" >&2
+	msg "building the debug kernel (bzImage, modules)"
 	make -s -C "$src" O="$b" ARCH=x86_64 -j"$(nproc)" bzImage modules >&2
 }
 
-# One build at a time: the integration, hardening and fuzz scripts may
-# all ask at once.
-exec {lockfd}>"$b.lock"
-flock "$lockfd"
-build
-case $cmd in
-kdir) echo "$b" ;;
-vmlinuz) echo "$b/arch/x86/boot/bzImage" ;;
-version) make -s -C "$src" O="$b" ARCH=x86_64 kernelrelease ;;
-esac
+main()
+{
+	local cmd lockfd
+
+	case ${1:-} in
+	-h | --help) usage; return 0 ;;
+	kdir | vmlinuz | version) cmd=$1 ;;
+	*) usage >&2; exit 2 ;;
+	esac
+	src=$("$here/deps.sh" --source-dir)
+	b=$src/.debug-kasan
+
+	# One build at a time: the integration, hardening and fuzz scripts
+	# may all ask at once.
+	exec {lockfd}>"$b.lock"
+	flock "$lockfd"
+	build
+	case $cmd in
+	kdir) echo "$b" ;;
+	vmlinuz) echo "$b/arch/x86/boot/bzImage" ;;
+	version) make -s -C "$src" O="$b" ARCH=x86_64 kernelrelease ;;
+	esac
+}
+
+main "$@"

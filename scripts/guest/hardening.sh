@@ -27,12 +27,16 @@ HARDENING_LOOPS=20
 # shellcheck source=/dev/null
 [ -r /etc/ksalloc-hardening.conf ] && . /etc/ksalloc-hardening.conf
 N=$HARDENING_LOOPS
+# The program that frames and holds allocators: ksalloc_fuzz_hold, or the
+# older spelling "ksalloc_fuzz hold".
+HOLD="ksalloc_fuzz hold"
+command -v ksalloc_fuzz_hold >/dev/null && HOLD=ksalloc_fuzz_hold
 mem_available_mb() { awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo; }
-# hold_expect "framed X/K[ error E]" ARGS...: ksalloc_fuzz hold prints that.
+# hold_expect "framed X/K[ error E]" ARGS...: $HOLD prints that.
 hold_expect() {
 	want=$1
 	shift
-	got=$(ksalloc_fuzz hold "$@" 2>&1 | head -n 1)
+	got=$($HOLD "$@" 2>&1 | head -n 1)
 	case "$got" in
 	"$want"*) return 0 ;;
 	esac
@@ -68,7 +72,7 @@ check limits-small/overflow hold_expect "framed 0/1 65536 x 4194304 error E" --f
 check limits-small/many-fds hold_expect "framed 4/64 1010 x 4096 error ENOMEM" --fds 64 --frames 1010 --size 4096
 # Hold nearly the whole budget: more is refused, closing gives it back.
 # Metadata counts too (SPEC 7.8), so 2 x 2000 pages leave about 330 KiB.
-ksalloc_fuzz hold --fds 2 --frames 2000 --size 4096 --seconds -1 >/tmp/hold.out 2>&1 &
+$HOLD --fds 2 --frames 2000 --size 4096 --seconds -1 >/tmp/hold.out 2>&1 &
 hp=$!
 i=0
 while ! grep -q ready /tmp/hold.out && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
@@ -89,7 +93,7 @@ check limits-default/one-over-pool hold_expect "framed 0/1 16385 x 4096 error EN
 # Nearly the whole default budget held at once: the guest must keep going.
 # 16256 pages and their metadata fit in one 64 MiB pool; four such fit in
 # 256 MiB, leaving less than 256 pages.
-ksalloc_fuzz hold --fds 16 --frames 16256 --size 4096 --seconds -1 >/tmp/hold.out 2>&1 &
+$HOLD --fds 16 --frames 16256 --size 4096 --seconds -1 >/tmp/hold.out 2>&1 &
 hp=$!
 i=0
 while ! grep -q ready /tmp/hold.out && [ $i -lt 1200 ]; do sleep 0.1; i=$((i + 1)); done
@@ -123,7 +127,7 @@ if memcg_setup; then
 	pass memcg/setup
 	before=$(cat $CG/ksalloc/memory.current)
 	# The holder moves itself into the group, then opens and frames 8 MiB.
-	sh -c "echo \$\$ >$CG/ksalloc/cgroup.procs && exec ksalloc_fuzz hold --frames 2048 --size 4096 --seconds -1" \
+	sh -c "echo \$\$ >$CG/ksalloc/cgroup.procs && exec $HOLD --frames 2048 --size 4096 --seconds -1" \
 		>/tmp/memcg.out 2>&1 &
 	hp=$!
 	i=0
@@ -145,7 +149,7 @@ if memcg_setup; then
 	mkdir -p $CG/ksalloc-opener $CG/ksalloc-framer
 	a0=$(cat $CG/ksalloc-opener/memory.current)
 	b0=$(cat $CG/ksalloc-framer/memory.current)
-	sh -c "echo \$\$ >$CG/ksalloc-opener/cgroup.procs && exec ksalloc_fuzz hold \
+	sh -c "echo \$\$ >$CG/ksalloc-opener/cgroup.procs && exec $HOLD \
 		--frames 2048 --size 4096 --seconds -1 --cgroup $CG/ksalloc-framer" \
 		>/tmp/memcg-framer.out 2>&1 &
 	hp=$!

@@ -2,14 +2,16 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # fuzz.sh - fuzz /dev/ksalloc in a QEMU guest: our own ABI-aware fuzzer
-# (tools/testing/ksalloc_fuzz.c) and trinity, then check the kernel.
+# (ksalloc_fuzz, tools/testing/fuzz/), its fault injection into SET_FRAMING
+# (ksalloc_fuzz_faults) and trinity, then check the kernel.
 #
 # Builds ksalloc.ko against the kernel's headers (scripts/build.sh), the
-# static tools, fetches trinity (Debian package, unpacked into the cache,
-# its shared libraries packed along), boots scripts/guest/fuzz.sh as /init
-# (scripts/vm.sh) and prints one "PASS: fuzz/<kernel>/<check>" or
-# "FAIL: ..." line per check, like scripts/integration.sh, plus the calls
-# made per tool, calls/s, the errno distribution and the taint decoded.
+# two static programs, fetches trinity (Debian package, unpacked into the
+# cache, its shared libraries packed along), boots scripts/guest/fuzz.sh
+# as /init (run_guest of scripts/lib.sh) and prints one
+# "PASS: fuzz/<kernel>/<check>" or "FAIL: ..." line per check, plus the
+# calls made per tool, calls/s, the errno distribution and the taint
+# decoded.
 
 set -euo pipefail
 
@@ -48,13 +50,6 @@ Exit status 0 when every check passed.
 EOF
 }
 
-here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-repo=$(cd "$here/.." && pwd)
-# This work tree's user-space tools and guest images.
-tools=$("$here/build.sh" --tools-dir)
-cache=${KSALLOC_CACHE:-$HOME/.cache/ksalloc}
-logs=${KSALLOC_OUT:-$repo/out}/logs
-
 # Prints the path of the trinity binary, unpacked from Debian's package
 # into the cache the first time.
 fetch_trinity()
@@ -73,12 +68,12 @@ fetch_trinity()
 	echo "$dir/root/usr/bin/trinity"
 }
 
-# Prints what the guest printed, as PASS:/FAIL: lines and a summary.
+# Prints the summary of what the guest printed (run_guest prints the
+# PASS:/FAIL: lines), on stderr.
 report()
 {
 	local k=$1 out=$2 json
 
-	sed -n "s|^GUEST-PASS: |PASS: fuzz/$k/|p; s|^GUEST-FAIL: |FAIL: fuzz/$k/|p" "$out"
 	json=$(sed -n 's/^FUZZ-JSON: //p' "$out" | head -n 1)
 	{
 		if [[ -n $json ]]; then
@@ -101,9 +96,9 @@ main()
 {
 	local budget=${FUZZ_SECONDS:-600} short=false seed=1
 	local threads=4 children=4 share=40 tcalls=0
-	local k ko img conf trinity rc status=0 start
+	local k conf trinity status=0 start
 	local fuzz_s trinity_s timeout
-	local -a kernels=() files=()
+	local -a kernels=()
 
 	[[ -n ${FUZZ_SECONDS:-} || $ENV_SECONDS -lt 2 ]] || budget=$ENV_SECONDS
 	while [[ $# -gt 0 ]]; do
@@ -140,46 +135,24 @@ main()
 	timeout=$((budget + 300))
 
 	need python3:python3 dpkg-deb:dpkg
-	mkdir -p "$logs" "$tools"
-	make -s -C "$repo/tools" O="$tools" >&2
+	mkdir -p "$logs"
+	build_tools ksalloc_fuzz ksalloc_fuzz_faults
 	trinity=$(fetch_trinity)
+	conf="FUZZ_SECONDS=$fuzz_s FUZZ_SEED=$seed FUZZ_THREADS=$threads
+TRINITY_SECONDS=$trinity_s TRINITY_CHILDREN=$children TRINITY_SEED=$seed
+TRINITY_CALLS=$tcalls"
 
 	for k in "${kernels[@]}"; do
 		start=$SECONDS
-		ko=$("$here/build.sh" "$k" 2>"$logs/fuzz-build-$k.log" | tail -n 1) || {
-			echo "FAIL: fuzz/$k/build (see $logs/fuzz-build-$k.log)"
-			status=1
-			continue
-		}
-		conf=$(mktemp "${TMPDIR:-/tmp}/ksalloc-fuzz-conf.XXXXXX")
-		cat >"$conf" <<EOF
-FUZZ_SECONDS=$fuzz_s FUZZ_SEED=$seed FUZZ_THREADS=$threads
-TRINITY_SECONDS=$trinity_s TRINITY_CHILDREN=$children TRINITY_SEED=$seed
-TRINITY_CALLS=$tcalls
-EOF
-		files=(--file "$ko/ksalloc.ko:/lib/modules/"
-		       --file "$tools/ksalloc_fuzz:/bin/"
-		       --file "$trinity:/bin/trinity"
-		       --file "$conf:/etc/ksalloc-fuzz.conf"
-		       --libs-of "$trinity")
-		img="$tools/fuzz-$k.cpio.gz"
-		"$here/initramfs.sh" -o "$img" --init "$here/guest/fuzz.sh" \
-			"${files[@]}" >/dev/null
-		rm -f "$conf"
-
+		guest_build fuzz "$k" || { status=1; continue; }
 		msg "$k: fuzzing for $budget s ($fuzz_s s ksalloc_fuzz, $trinity_s s trinity)"
-		rc=0
-		"$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$k")" --initrd "$img" \
-			--smp 2 --mem 1024 --timeout "$timeout" --quiet \
-			--log "$logs/fuzz-$k.log" \
-			>"$logs/fuzz-$k.out" 2>&1 </dev/null || rc=$?
-		tr -d '\r' <"$logs/fuzz-$k.out" >"$logs/fuzz-$k.out.tmp"
-		mv "$logs/fuzz-$k.out.tmp" "$logs/fuzz-$k.out"
-		report "$k" "$logs/fuzz-$k.out"
-		if [[ $rc -ne 0 ]]; then
-			echo "FAIL: fuzz/$k/guest (vm.sh exit $rc, see $logs/fuzz-$k.log)"
-			status=1
-		fi
+		run_guest --smp 2 --mem 1024 --timeout "$timeout" \
+			--config /etc/ksalloc-fuzz.conf "$conf" --libs-of "$trinity" \
+			fuzz "$k" "$here/guest/fuzz.sh" \
+			"$KO/ksalloc.ko:/lib/modules/" \
+			"$tools/ksalloc_fuzz:/bin/" "$tools/ksalloc_fuzz_faults:/bin/" \
+			"$trinity:/bin/trinity" || status=1
+		report "$k" "$GUEST_OUT"
 		msg "$k: fuzz took $((SECONDS - start)) s"
 	done
 	return "$status"

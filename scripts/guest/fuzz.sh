@@ -4,7 +4,7 @@
 # /init of the fuzz guest (busybox sh), packed by scripts/fuzz.sh with its
 # settings in /etc/ksalloc-fuzz.conf:
 #
-#   FUZZ_SECONDS FUZZ_SEED FUZZ_THREADS   our fuzzer (tools/testing/ksalloc_fuzz)
+#   FUZZ_SECONDS FUZZ_SEED FUZZ_THREADS   our fuzzer (tools/testing/fuzz/)
 #   TRINITY_SECONDS TRINITY_CHILDREN TRINITY_SEED   trinity on /dev/ksalloc
 #   TRINITY_CALLS   when not 0: trinity stops after so many calls, and
 #                   must have made them
@@ -42,7 +42,7 @@ if [ -e /proc/self/fail-nth ]; then
 	done
 	echo N >$dbg/fail_page_alloc/ignore-gfp-highmem
 	echo 0 >$dbg/fail_page_alloc/min-order
-	out=$(ksalloc_fuzz faults --frames 64 --size 4096 2>&1)
+	out=$(ksalloc_fuzz_faults --frames 64 --size 4096 2>&1)
 	rc=$?
 	echo "$out" | sed 's/^/FUZZ-STAT: /'
 	check fault-injection [ "$rc" = 0 ]
@@ -50,7 +50,7 @@ if [ -e /proc/self/fail-nth ]; then
 	faults=$(echo "$out" | sed -n 's/^faults \([0-9]*\) injected.*/\1/p')
 	n=1 unloads=0
 	while [ "$n" -le "${faults:-0}" ]; do
-		ksalloc_fuzz faults --frames 64 --size 4096 --nth "$n" >/dev/null 2>&1 &&
+		ksalloc_fuzz_faults --frames 64 --size 4096 --nth "$n" >/dev/null 2>&1 &&
 			rmmod ksalloc && insmod $M/ksalloc.ko mode=0666 &&
 			wait_node && [ -c /dev/ksalloc ] &&
 			unloads=$((unloads + 1))

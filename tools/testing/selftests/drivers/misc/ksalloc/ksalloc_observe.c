@@ -87,7 +87,7 @@ static int free_frame(int fd, uint32_t index)
 	return xioctl(fd, KSALLOC_IOC_FREE, &fr);
 }
 
-static void msleep(unsigned int ms)
+static void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
 
@@ -219,7 +219,7 @@ static bool wait_path(const char *path, bool want)
 	int i;
 
 	for (i = 0; i < 500 && exists(path) != want; i++)
-		msleep(10);
+		sleep_ms(10);
 	return exists(path) == want;
 }
 
@@ -229,7 +229,7 @@ static bool wait_kv(uint64_t id, const char *name, const char *key, int64_t val)
 	int i;
 
 	for (i = 0; i < 500 && dkv(id, name, key) != val; i++)
-		msleep(10);
+		sleep_ms(10);
 	return dkv(id, name, key) == val;
 }
 
@@ -240,7 +240,7 @@ static int64_t settled_bytes(void)
 	int i;
 
 	for (i = 0; i < 100; i++) {
-		msleep(50);
+		sleep_ms(50);
 		b = kv(DBG "budget", "total_bytes");
 		if (a == b)
 			break;
@@ -554,7 +554,7 @@ TEST(debugfs_waiters_pollers)
 	int64_t held, ms = -1;
 	uint64_t id;
 	pid_t tid;
-	int fd;
+	int fd, n;
 
 	mount_fs();
 	fd = open_framed(1, 64, 0);
@@ -565,9 +565,10 @@ TEST(debugfs_waiters_pollers)
 
 	ASSERT_EQ(0, start(&s, fd, 5000000000LL, alloc_fn));
 	EXPECT_TRUE(wait_kv(id, "waiters", "waiters", 1));
-	msleep(20);
+	sleep_ms(20);
 	EXPECT_EQ(0, kv_str(dbg(id, "waiters"), "waiter", val, sizeof(val)));
-	EXPECT_EQ(2, sscanf(val, "%d %" SCNd64, &tid, &ms)) TH_LOG("waiter %s", val);
+	n = sscanf(val, "%d %" SCNd64, &tid, &ms);
+	EXPECT_EQ(2, n) TH_LOG("waiter %s", val);
 	EXPECT_EQ(s.tid, tid);
 	EXPECT_LE(0, ms);
 	EXPECT_EQ(1, dkv(id, "stats", "waiters"));

@@ -7,6 +7,7 @@
 #	drivers/misc/ksalloc            -> the repository
 #	drivers/misc/Kconfig:           source "drivers/misc/ksalloc/Kconfig"
 #	drivers/misc/Makefile:          obj-$(CONFIG_KSALLOC) += ksalloc/
+#	include/linux/ksalloc.h         -> the in-kernel API
 #	include/uapi/linux/ksalloc.h    -> the uapi header (make headers
 #	                                   installs it; the selftests find it)
 #	tools/testing/selftests/drivers/misc/ksalloc/
@@ -63,7 +64,10 @@ if ! grep -q 'CONFIG_KSALLOC' "$misc/Makefile"; then
 	echo 'obj-$(CONFIG_KSALLOC)		+= ksalloc/' >>"$misc/Makefile"
 fi
 
-# The uapi header, where "make headers" finds every uapi header.
+# The headers where the tree's own are.  Both, or neither: the kernel's
+# include path has include/ and include/uapi/ before the module's include/,
+# so <linux/ksalloc.h> must find the in-kernel API there first.
+ln -sfn "$repo/include/linux/ksalloc.h" "$tree/include/linux/ksalloc.h"
 ln -sfn "$repo/include/uapi/linux/ksalloc.h" "$tree/include/uapi/linux/ksalloc.h"
 
 # The selftests: a real directory (lib.mk is included by a relative path,

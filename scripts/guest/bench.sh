@@ -27,9 +27,11 @@ echo "guest kernel $(uname -r), $(nproc) CPUs, args: $BENCH_ARGS"
 dmesg -n 1
 
 # bench_lines PREFIX: the bench module's lines of the kernel log as
-# "BENCH: PREFIX<line>", then an empty log for the next run.
+# "BENCH: PREFIX<line>", then an empty log for the next run.  Its messages
+# start with "ksalloc_bench: ", or "bench/ksalloc_bench: " when Kbuild
+# links it from several files from the top directory (KBUILD_MODNAME).
 bench_lines() {
-	dmesg | sed -n "s/^\[[ 0-9.]*\] ksalloc_bench: /BENCH: $1/p"
+	dmesg | sed -n "s/^\[[ 0-9.]*\] \(bench\/\)\{0,1\}ksalloc_bench: /BENCH: $1/p"
 	if dmesg | grep -E "$KERNEL_REPORTS"; then
 		ksalloc-result FAIL "the kernel log has a report"
 	fi

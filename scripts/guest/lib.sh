@@ -48,8 +48,9 @@ quiet() { "$@" >/dev/null 2>&1; }
 # most five minutes) and turns each TAP line "ok N test", "ok N test #
 # SKIP why" or "not ok N test" into the check NAME/test; prints a line
 # "selftests NAME NOTE: N passed, N failed, N skipped, exit RC" for the
-# host's log.  A PROGRAM that exits non-zero without a failed test, or
-# reports nothing, fails the check NAME/exit-RC.
+# host's log.  A PROGRAM that reports no test fails the check
+# NAME/no-tests, one that exits non-zero without a failed test
+# NAME/exit-RC.
 tap() {
 	name=$1
 	note=$2
@@ -72,7 +73,11 @@ tap() {
 	fails=$((fails + n_bad))
 	echo "selftests $name$note: $n_ok passed, $n_bad failed, $n_skip skipped, exit $rc"
 	if [ "$rc" != 0 ] || [ "$n_bad" != 0 ] || [ $((n_ok + n_skip)) = 0 ]; then
-		[ "$n_bad" != 0 ] || fail "$name/exit-$rc"
+		if [ $((n_ok + n_skip + n_bad)) = 0 ]; then
+			fail "$name/no-tests"
+		elif [ "$n_bad" = 0 ]; then
+			fail "$name/exit-$rc"
+		fi
 		grep -B2 -A12 '^not ok\|^# RUN' "$log" | grep -v '^# \(RUN\|OK\)' | tail -40
 	fi
 }

@@ -29,9 +29,10 @@ Exit status 0 when every check passed.
 EOF
 }
 
-# The programs of $tools the guest runs when they are there.
+# The programs of $tools the guest runs when they are there
+# (ksalloc-ctl-test runs ksalloc-ptyrun and libksalloc-test).
 readonly PROGRAMS="ksalloc-ctl ksalloc_test ksalloc_test32 ksalloc_observe
-	ksalloc-ctl-test ksalloc-ptyrun"
+	ksalloc-ctl-test ksalloc-ptyrun libksalloc-test"
 
 main()
 {

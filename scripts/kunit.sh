@@ -114,6 +114,14 @@ src=$("$here/deps.sh" --source-dir)
 exec 9>"$src/.ksalloc-kunit.lock"
 flock 9
 "$here/jury-rig.sh" "$src" >/dev/null
+# make goes by the times of the sources: an object built from another work
+# tree's copy may look newer than this tree's source, and be kept.  So the
+# module's objects go when the tree they were built from is another one.
+if [ "$(cat "$src/$build/.ksalloc-tree" 2>/dev/null)" != "$repo" ]; then
+	rm -rf "$src/$build/drivers/misc/ksalloc"
+	mkdir -p "$src/$build"
+	printf '%s\n' "$repo" >"$src/$build/.ksalloc-tree"
+fi
 
 # qemu_configs/x86_64.py boots with qboot (Debian's qemu-system-data has
 # it).  Without it, the same configuration but QEMU's default firmware.

@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,4 +83,17 @@ bool parse_seconds(const char *s, double *val)
 		return false;
 	}
 	return true;
+}
+
+/*
+ * After getopt_long(): whether the options parsed (@ok) and none of
+ * @argv is left over; false with a message when some is.
+ */
+bool options_done(bool ok, int argc, char **argv)
+{
+	if (ok && optind != argc) {
+		errmsg("unexpected argument '%s'", argv[optind]);
+		ok = false;
+	}
+	return ok;
 }

@@ -28,5 +28,6 @@ uint64_t now_ns(void);
 const char *errname(int e);
 bool parse_number(const char *s, unsigned long long *val);
 bool parse_seconds(const char *s, double *val);
+bool options_done(bool ok, int argc, char **argv);
 
 #endif /* KSALLOC_FUZZ_H */

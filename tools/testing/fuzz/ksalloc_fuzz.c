@@ -851,12 +851,8 @@ static int fuzz_options(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!ok)
+	if (!options_done(ok, argc, argv))
 		return 2;
-	if (optind != argc) {
-		errmsg("unexpected argument '%s'", argv[optind]);
-		return 2;
-	}
 	if (!threads_v || threads_v >= MAX_THREADS || !slots_v || slots_v > MAX_SLOTS ||
 	    !(seconds > 0)) {
 		errmsg("--threads 1..%d, --slots 1..%d, --seconds > 0", MAX_THREADS - 1,

@@ -153,12 +153,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!ok)
+	if (!options_done(ok, argc, argv))
 		return 2;
-	if (optind != argc) {
-		errmsg("unexpected argument '%s'", argv[optind]);
-		return 2;
-	}
 	if (!frames || frames > UINT32_MAX || !size || size > UINT32_MAX || nth >= 100000) {
 		errmsg("--frames and --size 1..2^32-1, --nth below 100000");
 		return 2;

@@ -190,12 +190,8 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (!ok)
+	if (!options_done(ok, argc, argv))
 		return 2;
-	if (optind != argc) {
-		errmsg("unexpected argument '%s'", argv[optind]);
-		return 2;
-	}
 	if (!frames || frames > UINT32_MAX || !size || size > UINT32_MAX ||
 	    !fds || fds > 100000) {
 		errmsg("needs --frames and --size (and --fds 1..100000)");

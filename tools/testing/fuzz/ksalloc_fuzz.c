@@ -86,6 +86,7 @@ struct thread threads[MAX_THREADS];
 static atomic_bool stop;
 static atomic_ulong violations;
 atomic_ulong stolen, probes_hit, signals_caught, children;
+/* Keeps the lines of one violation report together. */
 static pthread_mutex_t report_lock = PTHREAD_MUTEX_INITIALIZER;
 unsigned char *page_none, *page_ro, *page_edge;
 
@@ -281,7 +282,7 @@ static unsigned int count_state(struct slot *s, int want)
 #define ID_SET_BITS	18
 static uint64_t id_set[1u << ID_SET_BITS];
 static unsigned long id_count;
-static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_mutex_t id_lock = PTHREAD_MUTEX_INITIALIZER;	/* id_set, id_count */
 
 /* A newly framed allocator (@what) was told its id @id: a new one, not 0. */
 void id_new(uint64_t id, const char *what)

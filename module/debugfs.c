@@ -21,7 +21,9 @@
  * freed.  debugfs_remove() waits for every read of the files under way and
  * makes later ones fail (the full proxy of debugfs_create_file()), so a
  * reader never sees a freed allocator, and needs no reference of its own.
- * A closed allocator whose frames are still out keeps its directory.
+ * A closed allocator whose frames are still out keeps its directory.  The
+ * pool of a released allocator whose pages someone else still holds (a
+ * pipe, a pin) stays in the budget's total_bytes, but not in allocators.
  *
  * A read takes the allocator's lock for a snapshot only, and formats
  * afterwards; nothing is copied to user space under a lock (seq_file).

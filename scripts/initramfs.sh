@@ -141,6 +141,35 @@ add_libs()
 		$1 ~ /^\// { print $1 }')
 }
 
+# base_image STAGE BUSYBOX: what every image holds: the mount points,
+# busybox and its applets, ksalloc-result and /lib/ksalloc.
+base_image()
+{
+	local stage=$1 busybox=$2
+
+	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,mnt,etc}
+	chmod 1777 "$stage/tmp"
+	# The kernel opens /dev/console before /init runs; its built-in
+	# initramfs has one too, so without root the nodes are not needed.
+	if [[ $EUID -eq 0 ]]; then
+		mknod -m 600 "$stage/dev/console" c 5 1
+		mknod -m 666 "$stage/dev/null" c 1 3
+	fi
+
+	cp "$busybox" "$stage/bin/busybox"
+	# One symlink per applet, made by one process (perl is Essential in
+	# Debian) rather than several hundred ln(1)s.
+	"$busybox" --list-full | (cd "$stage" && perl -nle '
+		next if $_ eq "bin/busybox";
+		symlink("/bin/busybox", $_) or die "$_: $!\n";')
+	write_result_helper "$stage/bin/ksalloc-result"
+	# What the /init scripts of scripts/guest/ share.
+	mkdir -p "$stage/lib/ksalloc"
+	cp "$here/guest/lib.sh" "$stage/lib/ksalloc/guest.sh"
+	# The kernel-report regexp of scripts/kernel-reports, as one line.
+	printf '%s\n' "$KERNEL_REPORTS_RE" >"$stage/lib/ksalloc/kernel-reports"
+}
+
 main()
 {
 	local out='' init='' stage busybox arg
@@ -191,28 +220,7 @@ main()
 	# shellcheck disable=SC2064 # expand now: stage is local
 	trap "rm -rf '$stage'" EXIT
 
-	mkdir -p "$stage"/{bin,sbin,usr/bin,usr/sbin,dev,proc,sys,tmp,run,root,mnt,etc}
-	chmod 1777 "$stage/tmp"
-	# The kernel opens /dev/console before /init runs; its built-in
-	# initramfs has one too, so without root the nodes are not needed.
-	if [[ $EUID -eq 0 ]]; then
-		mknod -m 600 "$stage/dev/console" c 5 1
-		mknod -m 666 "$stage/dev/null" c 1 3
-	fi
-
-	cp "$busybox" "$stage/bin/busybox"
-	# One symlink per applet, made by one process (perl is Essential in
-	# Debian) rather than several hundred ln(1)s.
-	"$busybox" --list-full | (cd "$stage" && perl -nle '
-		next if $_ eq "bin/busybox";
-		symlink("/bin/busybox", $_) or die "$_: $!\n";')
-	write_result_helper "$stage/bin/ksalloc-result"
-	# What the /init scripts of scripts/guest/ share.
-	mkdir -p "$stage/lib/ksalloc"
-	cp "$here/guest/lib.sh" "$stage/lib/ksalloc/guest.sh"
-	# The kernel-report regexp of scripts/kernel-reports, as one line.
-	printf '%s\n' "$KERNEL_REPORTS_RE" >"$stage/lib/ksalloc/kernel-reports"
-
+	base_image "$stage" "$busybox"
 	for arg in "${files[@]}"; do
 		copy_in "$stage" "${arg%:*}" "${arg##*:}"
 	done

@@ -32,7 +32,6 @@
  * stops there and read() sees the end of the stream once the queue is empty.
  */
 
-
 #include <linux/build_bug.h>
 #include <linux/crc32.h>
 #include <linux/fs.h>

@@ -1049,7 +1049,7 @@ static struct ksalloc_fault *ksalloc_fault_setup(struct kunit *test)
 	if (!f->fail_nth)
 		kunit_skip(test, "no fail-nth in procfs (needs FAULT_INJECTION)");
 	f->ubuf = ksalloc_test_user_page(test);
-	KUNIT_ASSERT_NOT_NULL(test, f->ubuf);
+	KUNIT_ASSERT_TRUE_MSG(test, !!f->ubuf, "no page of user memory");
 
 	for (i = 0; i < KSALLOC_FAULT_KNOBS; i++)
 		KUNIT_ASSERT_EQ(test, 0, ksalloc_test_read(f->knob[i], f->ubuf, f->was[i],

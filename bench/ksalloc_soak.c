@@ -789,6 +789,27 @@ static int ksalloc_soak_setup_cpu(struct ksalloc_soak *s,
 	return 0;
 }
 
+/* The allocator's table and framing, and frames that can hold the tags. */
+static int ksalloc_soak_check_alloc(struct ksalloc_soak *s,
+				    struct ksalloc *alloc,
+				    struct ksalloc_status *status)
+{
+	int ret = ksalloc_get_function_table(alloc, &s->table);
+
+	if (!ret)
+		ret = ksalloc_get_status(alloc, status);
+	if (ret)
+		return ret;
+	/* The tags are read and written as aligned 4- and 8-byte words. */
+	if (status->framing.frame_size < sizeof(struct ksalloc_soak_tag))
+		return -EINVAL;
+	if (!IS_ALIGNED((unsigned long)ksalloc_frame_ptr(alloc, 0), 8) ||
+	    (status->framing.frames > 1 &&
+	     !IS_ALIGNED((unsigned long)ksalloc_frame_ptr(alloc, 1), 8)))
+		return -EINVAL;
+	return 0;
+}
+
 static int ksalloc_soak_attach(struct ksalloc_soak *s, void __user *argp)
 {
 	struct ksalloc_soak_attach arg;
@@ -809,19 +830,8 @@ static int ksalloc_soak_attach(struct ksalloc_soak *s, void __user *argp)
 	alloc = ksalloc_fdget(arg.fd);
 	if (IS_ERR(alloc))
 		return PTR_ERR(alloc);
-	ret = ksalloc_get_function_table(alloc, &s->table);
+	ret = ksalloc_soak_check_alloc(s, alloc, &status);
 	if (ret)
-		goto err_put;
-	ret = ksalloc_get_status(alloc, &status);
-	if (ret)
-		goto err_put;
-	/* The tags are read and written as aligned 4- and 8-byte words. */
-	ret = -EINVAL;
-	if (status.framing.frame_size < sizeof(struct ksalloc_soak_tag))
-		goto err_put;
-	if (!IS_ALIGNED((unsigned long)ksalloc_frame_ptr(alloc, 0), 8) ||
-	    (status.framing.frames > 1 &&
-	     !IS_ALIGNED((unsigned long)ksalloc_frame_ptr(alloc, 1), 8)))
 		goto err_put;
 
 	s->alloc = alloc;

@@ -85,8 +85,7 @@ static int ksalloc_bench_probe_hit(struct kprobe *kp, struct pt_regs *regs)
 }
 
 /*
- * The core's two slow paths (module/core.c, both noinline): the one place
- * where the bench knows more of the core than include/linux/ksalloc.h, by
+ * The core's two slow paths (module/frames.c, both noinline), known by
  * symbol name only.  A name not found is reported, and its count is -1.
  */
 static struct ksalloc_bench_probe ksalloc_bench_probes[] = {

@@ -311,14 +311,14 @@ missing_message()
 	[[ $rc -eq 1 && $out == *"debugfs is not mounted on $work/dbg"* ]]
 }
 
-# Not root: run as nobody (when this is root) below a directory only root
-# may enter.
+# Not root: below a directory of mode 0, which only root may enter (its
+# owner may not either); run as nobody when this is root.
 not_root_message()
 {
 	local out
 
 	mkdir -p "$work/private/ksalloc"
-	chmod 0700 "$work/private"
+	chmod 0 "$work/private"
 	if [[ $EUID -ne 0 ]]; then
 		out=$(dbg=$work/private/ksalloc ctl list 2>&1) && return 1
 	else
@@ -328,6 +328,13 @@ not_root_message()
 	fi
 	echo "$out"
 	[[ $out == *"permission denied: reading debugfs needs root"* ]]
+}
+
+cleanup()
+{
+	# The not-root check's directory, which not even its owner may enter.
+	[[ ! -d $work/private ]] || chmod 0700 "$work/private"
+	rm -rf "$work"
 }
 
 main()
@@ -340,7 +347,7 @@ main()
 	need pkg-config:pkg-config gcc:gcc g++:g++ objdump:binutils
 
 	work=$(mktemp -d)
-	trap 'rm -rf "$work"' EXIT
+	trap cleanup EXIT
 	chmod 0755 "$work"	# nobody runs ksalloc-ctl from here
 	o=$work/o
 

@@ -230,6 +230,8 @@ static void child(struct run *r, const char *slave_name, char **argv)
 		perror(PROG ": set uid");
 		_exit(126);
 	}
+	/* This program ignores SIGPIPE; the command gets it as usual. */
+	signal(SIGPIPE, SIG_DFL);
 	execvp(argv[0], argv);
 	fprintf(stderr, PROG ": %s: %s\n", argv[0], strerror(errno));
 	_exit(126);

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# bench.sh - measure ksalloc against the performance targets.
+# bench.sh - measure ksalloc against its performance targets.
 #
 # Builds ksalloc.ko and bench/ksalloc_bench.ko against one stock kernel
 # (scripts/build.sh), packs them with scripts/guest/bench.sh into an
@@ -31,8 +31,8 @@
 # reachable path, and the fast paths alone: from the entry point to a
 # return without a call to another function of the module), works out the
 # metadata per frame from the sizes of the core's structs that the bench
-# module prints, and prints one table with every ratio of the issue's
-# Targets table: value, target, ok or MISS.  --json prints the same as one
+# module prints, and prints one table with every ratio against its
+# target: value, target, ok or MISS.  --json prints the same as one
 # JSON object instead.
 
 set -euo pipefail

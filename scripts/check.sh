@@ -4,8 +4,9 @@
 # check.sh - every test of ksalloc, in order.
 #
 # Static checks (scripts/lint.sh), the library's own checks
-# (scripts/libksalloc-check.sh, when there), the W=1 builds against each
-# kernel's headers, sparse, the KUnit suite, and on the three stock Debian
+# (scripts/libksalloc-check.sh), the W=1 builds against each kernel's
+# headers, sparse, the selftests built by a kernel tree's lib.mk
+# (scripts/selftests-tree.sh), the KUnit suites, and on the three stock Debian
 # kernels under QEMU: integration, then hardening (limits, memory cgroup,
 # teardown loops) with a short fuzz pass.  Each check prints one "PASS:
 # <name>", "FAIL: <name>" or "SKIP: <name>" line; the last line is the
@@ -30,7 +31,8 @@ EOF
 }
 
 # step NAME LOG COMMAND...: runs a command whose own output holds PASS/FAIL
-# lines; a command that fails without printing a FAIL line counts as one.
+# lines; a command that fails without printing a FAIL line counts as one,
+# and so does one that passes without printing a PASS line.
 step()
 {
 	local name=$1 log=$2 rc=0 lines
@@ -43,6 +45,8 @@ step()
 		tail -n +"$((lines + 1))" "$results" | grep -q '^FAIL: ' ||
 			echo "FAIL: $name (exit $rc, see $log)" | tee -a "$results"
 		tail -n 40 "$log" >&2
+	elif ! tail -n +"$((lines + 1))" "$results" | grep -q '^PASS: '; then
+		echo "FAIL: $name (no check passed, see $log)" | tee -a "$results"
 	fi
 }
 
@@ -77,18 +81,21 @@ main()
 	mkdir -p "$logs"
 	results=$logs/results.txt
 	: >"$results"
-	"$here/deps.sh" >"$logs/deps.log" 2>&1 ||
-		{ tail -n 40 "$logs/deps.log" >&2; exit 1; }
+	if ! "$here/deps.sh" >"$logs/deps.log" 2>&1; then
+		tail -n 40 "$logs/deps.log" >&2
+		echo "FAIL: deps (see $logs/deps.log)"
+		echo "0 passed, 1 failed, 0 skipped"
+		exit 1
+	fi
 
 	step lint "$logs/lint.log" "$here/lint.sh"
-	if [[ -x $here/libksalloc-check.sh ]]; then
-		step libksalloc "$logs/libksalloc.stderr" "$here/libksalloc-check.sh"
-	fi
+	step libksalloc "$logs/libksalloc.stderr" "$here/libksalloc-check.sh"
 	for k in 6.1 6.12 6.12-rt; do
 		step "build-$k" "$logs/build-$k.stderr" build_check "$k-W1" "$k" W=1
 	done
 	step sparse "$logs/sparse.stderr" build_check 6.12-sparse 6.12 C=2
 	if $full; then
+		step selftests-tree "$logs/selftests-tree.stderr" "$here/selftests-tree.sh"
 		step kunit "$logs/kunit.stderr" "$here/kunit.sh" --log "$logs/kunit.log"
 		for p in kcsan kasan rt; do
 			step "kunit-$p" "$logs/kunit-$p.stderr" \

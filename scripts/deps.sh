@@ -28,7 +28,7 @@ EOF
 }
 
 PACKAGES=(build-essential g++ bc bison flex libelf-dev libssl-dev dwarves kmod
-	  sparse python3 python3-docutils xz-utils cpio rsync busybox-static
+	  sparse python3 python3-docutils pkg-config groff-base xz-utils cpio rsync busybox-static
 	  qemu-system-x86 linux-source-6.12)
 
 install_packages()

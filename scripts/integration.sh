@@ -7,8 +7,8 @@
 # the static user-space tools once, packs them with
 # scripts/guest/integration.sh into an initramfs and boots it under QEMU
 # (run_guest of scripts/lib.sh).  The guest runs the selftests, and
-# ksalloc_observe (debugfs, tracepoints) and ksalloc-ctl-test (list, top)
-# once they are built.  Prints one "PASS: integration/<kernel>/<check>"
+# ksalloc_observe (debugfs, tracepoints) and ksalloc-ctl-test (list, top,
+# libksalloc).  Prints one "PASS: integration/<kernel>/<check>"
 # or "FAIL: ..." line per check the guest reports.
 
 set -euo pipefail
@@ -29,8 +29,9 @@ Exit status 0 when every check passed.
 EOF
 }
 
-# The programs of $tools the guest runs when they are there
-# (ksalloc-ctl-test runs ksalloc-ptyrun and libksalloc-test).
+# The programs of $tools the guest runs (ksalloc-ctl-test runs
+# ksalloc-ptyrun and libksalloc-test).  ksalloc_test32 exists where gcc
+# can build 32-bit programs; without it the compat_ioctl run is a SKIP.
 readonly PROGRAMS="ksalloc-ctl ksalloc_test ksalloc_test32 ksalloc_observe
 	ksalloc-ctl-test ksalloc-ptyrun libksalloc-test"
 
@@ -52,7 +53,14 @@ main()
 		files=("$KO/ksalloc.ko:/lib/modules/"
 		       "$KO/samples/ksalloc_producer.ko:/lib/modules/")
 		for t in $PROGRAMS; do
-			[[ ! -x $tools/$t ]] || files+=("$tools/$t:/bin/")
+			if [[ -x $tools/$t ]]; then
+				files+=("$tools/$t:/bin/")
+			elif [[ $t == ksalloc_test32 ]]; then
+				echo "SKIP: integration/$k/selftest32 (no 32-bit build)"
+			else
+				echo "FAIL: integration/$k/$t (not built in $tools)"
+				status=1
+			fi
 		done
 		run_guest --smp 2 --timeout 900 --show '^selftests ' \
 			integration "$k" "$here/guest/integration.sh" "${files[@]}" ||

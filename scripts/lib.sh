@@ -194,14 +194,24 @@ run_guest()
 	fi
 	rm -f "${confs[@]}"
 
+	local -a ps
 	"$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$k")" --initrd "$img" \
 		--smp "$smp" --timeout "$timeout" "${vm[@]}" --quiet --log "$log" \
 		${qemu[@]:+-- "${qemu[@]}"} </dev/null 2>&1 |
 		tr -d '\r' | if $live; then tee "$GUEST_OUT" >&2; else cat >"$GUEST_OUT"; fi ||
-		rc=${PIPESTATUS[0]}
+		true
+	ps=("${PIPESTATUS[@]}")
+	# vm.sh's status first; a lost console (tr, tee or cat failing) is a
+	# failure too, since the check lines may be incomplete.
+	rc=${ps[0]}
+	[[ $rc -ne 0 || "${ps[*]}" == "0 0 0" ]] || rc=4
 	sed -n "s|^GUEST-PASS: |PASS: $label/$k/|p; s|^GUEST-FAIL: |FAIL: $label/$k/|p;
 		s|^GUEST-SKIP: |SKIP: $label/$k/|p" "$GUEST_OUT"
 	[[ -z $show ]] || grep -E "$show" "$GUEST_OUT" | sed "s|^|$k: |" >&2 || true
+	if [[ $rc -eq 0 ]] && ! grep -q '^GUEST-PASS: ' "$GUEST_OUT"; then
+		echo "FAIL: $label/$k/no-checks (the guest passed nothing, see $log)"
+		return 1
+	fi
 	if [[ $rc -ne 0 ]]; then
 		what=$(vm_exit_reason "$rc")
 		echo "FAIL: $label/$k/guest ($what, vm.sh exit $rc, see $log)"

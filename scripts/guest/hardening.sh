@@ -27,10 +27,8 @@ HARDENING_LOOPS=20
 # shellcheck source=/dev/null
 [ -r /etc/ksalloc-hardening.conf ] && . /etc/ksalloc-hardening.conf
 N=$HARDENING_LOOPS
-# The program that frames and holds allocators: ksalloc_fuzz_hold, or the
-# older spelling "ksalloc_fuzz hold".
-HOLD="ksalloc_fuzz hold"
-command -v ksalloc_fuzz_hold >/dev/null && HOLD=ksalloc_fuzz_hold
+# The program that frames and holds allocators.
+HOLD=ksalloc_fuzz_hold
 mem_available_mb() { awk '/MemAvailable/ { print int($2 / 1024) }' /proc/meminfo; }
 # hold_expect "framed X/K[ error E]" ARGS...: $HOLD prints that.
 hold_expect() {

@@ -302,6 +302,48 @@ top_pty_q()
 		grep -qx 'ptyrun: terminal restored' "$work/pty"
 }
 
+# ptyrun_top LOG PTYRUN-ARGS...: ksalloc-ptyrun (10 s at most, the
+# terminal checked) on the fake tree, from $work (a core dump stays
+# there); its output in LOG, also on stderr, the command's in LOG.out.
+# Returns its status.
+ptyrun_top()
+{
+	local log=$1 rc=0
+	shift
+
+	(cd "$work" && ulimit -c 0 &&
+		KSALLOC_DEBUGFS=$work/dbg/ksalloc "$o/ksalloc-ptyrun" --timeout 10 \
+			--check-termios --log "$log.out" "$@") >"$log" 2>&1 || rc=$?
+	cat "$log"
+	return "$rc"
+}
+
+# top | head, its keys from the terminal: the reader goes, and top dies of
+# SIGPIPE with the terminal restored; with SIGPIPE ignored, the write
+# error ends it with status 1.
+top_pipe()
+{
+	local trap=$1 want=$2
+
+	# shellcheck disable=SC2016 # for the inner shell
+	ptyrun_top "$work/pty-pipe" --expect 'top exit [0-9]+' -- sh -c \
+		"$trap"'{ "$0" top --interval 0.1; echo "top exit $?" >&2; } | head -n 1 >/dev/null' \
+		"$o/ksalloc-ctl" &&
+		grep -aq "^top exit $want" "$work/pty-pipe.out" &&
+		grep -qx 'ptyrun: terminal restored' "$work/pty-pipe"
+}
+
+# ^\ (SIGQUIT) ends top like ^C: the terminal restored, then the signal.
+top_pty_quit()
+{
+	local rc=0
+
+	ptyrun_top "$work/pty-quit" --expect 'HANDOFFS/s' --send '\x1c' -- \
+		"$o/ksalloc-ctl" top --interval 0.2 || rc=$?
+	[[ $rc -eq 131 ]] && grep -qx 'ptyrun: signal 3' "$work/pty-quit" &&
+		grep -qx 'ptyrun: terminal restored' "$work/pty-quit"
+}
+
 missing_message()
 {
 	local out rc=0
@@ -370,6 +412,9 @@ main()
 	check json-checker-refuses json_checker_refuses
 	check ctl-top-plain top_plain
 	check ctl-top-pty-q top_pty_q
+	check ctl-top-pipe-sigpipe top_pipe '' 141
+	check ctl-top-pipe-sigpipe-ignored top_pipe 'trap "" PIPE; ' 1
+	check ctl-top-pty-sigquit top_pty_quit
 	check ctl-missing-message missing_message
 	check ctl-not-root-message not_root_message
 	return "$status"

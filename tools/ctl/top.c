@@ -8,8 +8,14 @@
  * frames in use of the pool, waiters and state.  On a terminal it redraws
  * the screen; otherwise it prints plain blocks, a blank line between two.
  * When standard input is a terminal it is put in raw mode, and q ends the
- * view; the terminal is restored on every way out, SIGINT and SIGTERM
- * included (they are then raised again, so the caller sees them).
+ * view.  The terminal is restored on every way out: SIGINT, SIGTERM,
+ * SIGHUP, SIGQUIT and SIGPIPE end the view and are then raised again, so
+ * that the caller sees them; SIGTSTP restores it and stops (SIGSTOP), and
+ * SIGCONT puts it back in raw mode and redraws.  A signal ignored when top
+ * starts stays ignored.  The signals are blocked but in ppoll(), so none
+ * comes between the test of the flags and the wait.  A write error on
+ * standard output (a reader that went away, with SIGPIPE ignored) ends
+ * the view with status 1.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -42,21 +48,36 @@ struct top_prev {
 
 struct top {
 	double interval, seconds;	/* seconds <= 0: until q */
-	bool tty_out, tty_in;
+	bool tty_out, tty_in;		/* stdout, stdin are terminals */
+	bool keys;			/* keys are read: stdin a terminal, not at its end */
 	struct termios saved;		/* of stdin, when tty_in */
-	int stop_sig;			/* the signal that ended it, or 0 */
+	sigset_t orig_mask;		/* the mask at the start, for ppoll() */
+	bool refreshed;			/* a refresh was printed */
 	/* the refresh before */
 	struct top_prev *prev;
 	size_t nprev;
 	uint64_t prev_ns;
 };
 
-static volatile sig_atomic_t top_signal;
+/* The signal that ends the view, or 0; and SIGTSTP or SIGCONT came. */
+static volatile sig_atomic_t top_signal, top_tstp, top_cont;
 
 static void top_on_signal(int sig)
 {
-	top_signal = sig;
+	if (sig == SIGTSTP)
+		top_tstp = 1;
+	else if (sig == SIGCONT)
+		top_cont = 1;
+	else
+		top_signal = sig;
 }
+
+/* What the view handles: the signals that end it, then SIGTSTP, SIGCONT. */
+static const int top_signals[] = {
+	SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGPIPE, SIGTSTP, SIGCONT,
+};
+
+enum top_wake { TOP_TIMEOUT, TOP_QUIT, TOP_TSTP, TOP_CONT, TOP_ERROR };
 
 static int top_options(int argc, char **argv, struct top *t)
 {
@@ -90,21 +111,37 @@ static int top_options(int argc, char **argv, struct top *t)
 	return -1;
 }
 
-/* Raw mode on stdin, and the signals that must restore it. */
-static int top_terminal_setup(struct top *t)
+/*
+ * Catches the signals of top_signals[] that are not ignored, and blocks
+ * them: they come only in ppoll().  Returns 0, or -1 after a message.
+ */
+static int top_signals_setup(struct top *t)
 {
-	struct sigaction sa = { .sa_handler = top_on_signal };
-	struct termios raw;
+	struct sigaction sa = { .sa_handler = top_on_signal }, old;
+	sigset_t block;
+	size_t i;
 
-	sigaction(SIGINT, &sa, NULL);
-	sigaction(SIGTERM, &sa, NULL);
-	sigaction(SIGHUP, &sa, NULL);
-	if (!t->tty_in)
-		return 0;
-	if (tcgetattr(STDIN_FILENO, &t->saved)) {
-		errmsg_errno("tcgetattr");
+	sigemptyset(&block);
+	for (i = 0; i < ARRAY_SIZE(top_signals); i++) {
+		if (sigaction(top_signals[i], NULL, &old) || old.sa_handler == SIG_IGN)
+			continue;
+		sigaddset(&block, top_signals[i]);
+		sigaction(top_signals[i], &sa, NULL);
+	}
+	if (sigprocmask(SIG_BLOCK, &block, &t->orig_mask)) {
+		errmsg_errno("sigprocmask");
 		return -1;
 	}
+	return 0;
+}
+
+/* Raw mode on stdin, when it is a terminal.  Returns 0, or -1 after a message. */
+static int top_terminal_raw(struct top *t)
+{
+	struct termios raw;
+
+	if (!t->tty_in)
+		return 0;
 	raw = t->saved;
 	raw.c_lflag &= ~(ICANON | ECHO);
 	raw.c_cc[VMIN] = 1;
@@ -183,8 +220,8 @@ static void top_line(const struct top *t, const struct dbg_alloc *a,
 	       kv_str(k, "owner_comm"));
 }
 
-/* One refresh.  Returns 0, or -1 after a message. */
-static int top_refresh(struct top *t, bool first)
+/* One refresh.  Returns 0, or -1 after a message (none for EPIPE). */
+static int top_refresh(struct top *t)
 {
 	struct dbg_snap snap;
 	struct top_prev *now;
@@ -209,48 +246,102 @@ static int top_refresh(struct top *t, bool first)
 
 	if (t->tty_out)
 		fputs("\033[?25l\033[H\033[2J", stdout);
-	else if (!first)
+	else if (t->refreshed)
 		putchar('\n');
+	t->refreshed = true;
 	top_header(t, &snap);
 	for (i = 0; i < snap.n; i++)
 		top_line(t, &snap.allocs[i], &now[i], dt);
-	fflush(stdout);
 
 	free(t->prev);
 	t->prev = now;
 	t->nprev = snap.n;
 	t->prev_ns = ns;
 	dbg_free(&snap);
-	return 0;
+	/* A reader that went away (EPIPE) needs no message. */
+	if ((fflush(stdout) || ferror(stdout)) && errno != EPIPE) {
+		errmsg_errno("standard output");
+		return -1;
+	}
+	return ferror(stdout) ? -1 : 0;
 }
 
 /*
- * Waits until @until (CLOCK_MONOTONIC ns), reading keys.  Returns 1 when
- * q was pressed or a signal came, 0 at @until.
+ * Waits until @until (CLOCK_MONOTONIC ns), reading keys, with the
+ * signals of top_signals[] let in.  Returns TOP_TIMEOUT at @until,
+ * TOP_QUIT when q was pressed or a signal ends the view, TOP_TSTP or
+ * TOP_CONT after SIGTSTP or SIGCONT, TOP_ERROR after a message.
  */
-static int top_wait(struct top *t, uint64_t until)
+static enum top_wake top_wait(struct top *t, uint64_t until)
 {
 	struct pollfd pfd = { .fd = STDIN_FILENO, .events = POLLIN };
+	struct timespec ts;
 	uint64_t ns;
 	char key;
 	int n;
 
-	while (!top_signal && (ns = now_ns()) < until) {
-		n = poll(&pfd, t->tty_in ? 1 : 0, (int)((until - ns + 999999) / 1000000));
+	for (;;) {
+		if (top_signal)
+			return TOP_QUIT;
+		if (top_tstp) {
+			top_tstp = 0;
+			return TOP_TSTP;
+		}
+		if (top_cont) {
+			top_cont = 0;
+			return TOP_CONT;
+		}
+		ns = now_ns();
+		if (ns >= until)
+			return TOP_TIMEOUT;
+		ts.tv_sec = (until - ns) / 1000000000;
+		ts.tv_nsec = (until - ns) % 1000000000;
+		n = ppoll(&pfd, t->keys ? 1 : 0, &ts, &t->orig_mask);
 		if (n < 0 && errno != EINTR) {
-			errmsg_errno("poll");
-			return 1;
+			errmsg_errno("ppoll");
+			return TOP_ERROR;
 		}
 		if (n <= 0 || !(pfd.revents & (POLLIN | POLLHUP | POLLERR)))
 			continue;
 		if (read(STDIN_FILENO, &key, 1) != 1) {
-			t->tty_in = false;	/* end of input: keys are over */
+			t->keys = false;	/* end of input: keys are over */
 			continue;
 		}
 		if (key == 'q' || key == 'Q')
-			return 1;
+			return TOP_QUIT;
 	}
-	return top_signal ? 1 : 0;
+}
+
+/*
+ * Waits until @until as top_wait(), stopping on SIGTSTP (the terminal
+ * restored) and redrawing on SIGCONT (in raw mode again).  Returns 0 at
+ * @until, 1 when the view ends, -1 after a message.
+ */
+static int top_sleep(struct top *t, uint64_t until)
+{
+	sigset_t pending;
+
+	for (;;) {
+		switch (top_wait(t, until)) {
+		case TOP_TIMEOUT:
+			return 0;
+		case TOP_QUIT:
+			return 1;
+		case TOP_ERROR:
+			return -1;
+		case TOP_TSTP:
+			top_terminal_restore(t);
+			raise(SIGSTOP);
+			/* Continued: SIGCONT is pending, unless it is ignored. */
+			if (sigpending(&pending) || !sigismember(&pending, SIGCONT))
+				top_cont = 1;
+			break;
+		case TOP_CONT:
+			if (top_terminal_raw(t) || (t->tty_out && top_refresh(t)))
+				return -1;
+			break;
+		}
+	}
 }
 
 int cmd_top(int argc, char **argv)
@@ -258,16 +349,23 @@ int cmd_top(int argc, char **argv)
 	struct top t = { .interval = 1 };
 	uint64_t start, next, deadline = UINT64_MAX;
 	int ret, status = 0;
-	bool tty_in;
 
 	ret = top_options(argc, argv, &t);
 	if (ret >= 0)
 		return ret;
 	t.tty_out = isatty(STDOUT_FILENO);
-	tty_in = isatty(STDIN_FILENO);
-	t.tty_in = tty_in;
-	if (top_terminal_setup(&t))
+	t.tty_in = isatty(STDIN_FILENO);
+	t.keys = t.tty_in;
+	if (t.tty_in && tcgetattr(STDIN_FILENO, &t.saved)) {
+		errmsg_errno("tcgetattr");
 		return 1;
+	}
+	if (top_signals_setup(&t))
+		return 1;
+	if (top_terminal_raw(&t)) {
+		status = 1;
+		goto out;
+	}
 
 	start = now_ns();
 	t.prev_ns = start;
@@ -275,7 +373,7 @@ int cmd_top(int argc, char **argv)
 		deadline = start + (uint64_t)(t.seconds * 1e9);
 	next = start;
 	for (;;) {
-		if (top_refresh(&t, next == start)) {
+		if (top_refresh(&t)) {
 			status = 1;
 			break;
 		}
@@ -284,12 +382,17 @@ int cmd_top(int argc, char **argv)
 		next += (uint64_t)(t.interval * 1e9);
 		if (next > deadline)
 			next = deadline;
-		if (top_wait(&t, next))
+		ret = top_sleep(&t, next);
+		if (ret) {
+			status = ret < 0;
 			break;
+		}
 	}
-	t.tty_in = tty_in;
 	top_terminal_restore(&t);
+out:
 	free(t.prev);
+	/* A signal still blocked comes now; the one that ended the view again. */
+	sigprocmask(SIG_SETMASK, &t.orig_mask, NULL);
 	if (top_signal) {
 		signal(top_signal, SIG_DFL);
 		raise(top_signal);

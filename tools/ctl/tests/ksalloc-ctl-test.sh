@@ -207,6 +207,25 @@ seconds_end() {
 	[ "$(cat $T/pty-sec.rc)" = 0 ] && grep -q 'terminal restored' $T/pty-sec
 }
 check top-pty-seconds $T/pty-sec seconds_end
+# ^\ (SIGQUIT) restores the terminal before the signal ends top; no core
+# is left, in $T.
+# shellcheck disable=SC3045 # busybox sh has ulimit -c
+(ulimit -c 0 2>/dev/null; cd $T && pty $T/pty-quit --check-termios --expect 'ALLOCS/s' \
+	--send '\x1c' -- ksalloc-ctl top --interval 0.5)
+sigquit_restores() {
+	grep -q '^ptyrun: signal 3' $T/pty-quit && grep -q 'terminal restored' $T/pty-quit
+}
+check top-pty-sigquit-restores $T/pty-quit sigquit_restores
+# top_pipe LOG STATUS [TRAP]: top | head, keys from the terminal; top must
+# end with STATUS and the terminal restored.
+top_pipe() {
+	pty "$1" --check-termios --expect 'top exit [0-9]+' -- sh -c \
+		"${3:-}"'{ ksalloc-ctl top --interval 0.2; echo "top exit $?" >&2; } | head -n 1 >/dev/null'
+	grep -q "^top exit $2" "$1.out" && grep -q 'terminal restored' "$1"
+}
+# The reader goes: SIGPIPE ends top; ignored, the write error does (1).
+check top-pipe-sigpipe-restores $T/pipe.out top_pipe $T/pipe 141
+check top-pipe-sigpipe-ignored-ends $T/pipe-ign.out top_pipe $T/pipe-ign 1 'trap "" PIPE; '
 
 # ---- messages ----------------------------------------------------------------
 pty $T/noroot --uid 65534 --expect 'permission denied: reading debugfs needs root' \

@@ -274,8 +274,10 @@ FIXTURE_SETUP(ksalloc)
 {
 	self->kptr_saved = -1;
 	self->fd = open(DEV, O_RDWR | O_CLOEXEC);
-	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s (is ksalloc.ko loaded?)",
-				      DEV, strerror(errno));
+	/* Without the module there is nothing to test; any other error fails. */
+	if (self->fd < 0 && errno == ENOENT)
+		SKIP(return, "no %s (is ksalloc.ko loaded?)", DEV);
+	ASSERT_LE(0, self->fd) TH_LOG("open %s: %s", DEV, strerror(errno));
 }
 
 FIXTURE_TEARDOWN(ksalloc)

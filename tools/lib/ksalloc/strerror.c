@@ -3,6 +3,7 @@
  * ksalloc_strerror(): the errnos of /dev/ksalloc in its own terms.
  */
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,7 +45,7 @@ const char *ksalloc_strerror(int err)
 {
 	size_t i;
 
-	if (err < 0)
+	if (err < 0 && err != INT_MIN)	/* -INT_MIN is no int */
 		err = -err;
 	if (!err)
 		return "success";

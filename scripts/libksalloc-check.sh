@@ -4,11 +4,13 @@
 # libksalloc and ksalloc-ctl on the host, without a kernel: make install
 # into a scratch DESTDIR and every file where it belongs; the README's
 # example compiled against the installed tree through pkg-config, shared
-# and static; ksalloc-ctl list, list --json and top against a fake debugfs
-# tree (KSALLOC_DEBUGFS), top under a pty (ksalloc-ptyrun), and the
-# messages for a missing or unreadable directory.  Prints one
-# "PASS: lib/<name>" or "FAIL: lib/<name>" line per check; exit status 1
-# when one failed.
+# and static; the library's sources against a fake device
+# (libksalloc-fake-test), 64- and 32-bit; ksalloc-ctl list, list --json
+# and top against a fake debugfs tree (KSALLOC_DEBUGFS), top under a pty
+# (ksalloc-ptyrun), and the messages for a missing or unreadable
+# directory.  Prints one "PASS: lib/<name>" or "FAIL: lib/<name>" line per
+# check ("SKIP: lib/<name>" for one this machine cannot run); exit status
+# 1 when one failed.
 set -euo pipefail
 
 readonly PROG=${0##*/}
@@ -115,6 +117,27 @@ man_pages()
 		fi
 	done
 	[[ $(cat "$m/man3/ksalloc_open.3") == '.so man3/libksalloc.3' ]]
+}
+
+# ---- the library against a fake device ----------------------------------------
+
+# fake_device FLAG...: libksalloc-fake-test (the library's sources with a
+# fake ioctl() and mmap()) built with FLAGs, under UBSan where gcc has it.
+fake_device()
+{
+	local bin=$work/fake-test$1 t=$repo/tools ubsan=(-fsanitize=undefined
+		-fno-sanitize-recover=all)
+
+	echo 'int main(void) { return 0; }' |
+		gcc "$@" "${ubsan[@]}" -x c -o /dev/null - 2>/dev/null || ubsan=()
+	gcc "$@" "${ubsan[@]}" -std=gnu11 -O2 -Wall -Wextra -Werror -I"$repo/include/uapi" \
+		-I"$t/lib/ksalloc" -o "$bin" "$t/lib/ksalloc/tests/libksalloc-fake-test.c" \
+		"$t/lib/ksalloc/ksalloc.c" "$t/lib/ksalloc/strerror.c" && "$bin"
+}
+
+have_m32()
+{
+	echo 'int main(void) { return 0; }' | gcc -m32 -x c -o /dev/null - 2>/dev/null
 }
 
 # ---- the README's example ----------------------------------------------------
@@ -404,6 +427,12 @@ main()
 	check readme-example-shared example_shared
 	check readme-example-static example_static
 	check header-c++ header_cxx
+	check fake-device fake_device -m64
+	if have_m32; then
+		check fake-device-32 fake_device -m32
+	else
+		echo "SKIP: lib/fake-device-32 (gcc cannot build 32-bit: gcc-multilib)"
+	fi
 
 	fake_tree
 	check ctl-list list_text

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
@@ -42,9 +43,11 @@ static int neg_errno(void)
  * @ap: where the new allocator goes; NULL on failure
  * @path: the device, or NULL for KSALLOC_DEVICE_PATH
  * @oflags: O_RDWR or O_RDONLY, optionally O_NONBLOCK (ALLOC never waits);
- *	O_CLOEXEC is always added
+ *	O_CLOEXEC is always added.  Not O_WRONLY: the pool could not be
+ *	mapped (mmap(2) needs a descriptor open for reading).
  *
- * Return: 0, or a negative errno (that of open(2), or -ENOMEM).
+ * Return: 0, or a negative errno: -EINVAL for an access mode other than
+ * O_RDWR and O_RDONLY, that of open(2), or -ENOMEM.
  */
 int ksalloc_open(struct ksalloc_allocator **ap, const char *path, int oflags)
 {
@@ -52,6 +55,8 @@ int ksalloc_open(struct ksalloc_allocator **ap, const char *path, int oflags)
 	int err;
 
 	*ap = NULL;
+	if ((oflags & O_ACCMODE) != O_RDWR && (oflags & O_ACCMODE) != O_RDONLY)
+		return -EINVAL;
 	a = calloc(1, sizeof(*a));
 	if (!a)
 		return -ENOMEM;
@@ -66,20 +71,21 @@ int ksalloc_open(struct ksalloc_allocator **ap, const char *path, int oflags)
 	return 0;
 }
 
-/* Learns the framing as accepted, and the stride the kernel uses. */
-static int ksalloc_learn_framing(struct ksalloc_allocator *a)
+/*
+ * Learns the framing as accepted, and the stride the kernel uses.  The
+ * kernel keeps the framing it accepted as given: should GET_STATUS fail,
+ * @asked is it, and the handle is framed all the same.
+ */
+static void ksalloc_learn_framing(struct ksalloc_allocator *a,
+				  const struct ksalloc_framing *asked)
 {
 	struct ksalloc_status st;
-	int err;
 
-	err = ksalloc_query_status(a, &st);
-	if (err)
-		return err;
-	a->framing = st.framing;
-	a->stride = (st.framing.frame_size + st.framing.alignment) &
-		    ~st.framing.alignment;
+	a->framing = ksalloc_query_status(a, &st) ? *asked : st.framing;
+	/* No overflow: the kernel accepts a stride of at most U32_MAX. */
+	a->stride = (a->framing.frame_size + a->framing.alignment) &
+		    ~a->framing.alignment;
 	a->framed = 1;
-	return 0;
 }
 
 /**
@@ -99,7 +105,8 @@ int ksalloc_set_framing(struct ksalloc_allocator *a,
 
 	if (ioctl(a->fd, KSALLOC_IOC_SET_FRAMING, &f))
 		return neg_errno();
-	return ksalloc_learn_framing(a);
+	ksalloc_learn_framing(a, framing);
+	return 0;
 }
 
 /**
@@ -207,13 +214,13 @@ uint32_t ksalloc_stride(const struct ksalloc_allocator *a)
  *
  * Mapping twice is not an error: the first mapping stays.
  *
- * Return: 0, -EBADFD before the framing, or the negative errno of mmap(2).
+ * Return: 0, -EBADFD before the framing, -EOVERFLOW for a pool larger
+ * than the address space (32-bit), or the negative errno of mmap(2).
  */
 int ksalloc_map(struct ksalloc_allocator *a)
 {
-	long page = sysconf(_SC_PAGESIZE);
+	uint64_t page = sysconf(_SC_PAGESIZE), len;
 	int prot = PROT_READ;
-	size_t len;
 	void *p;
 
 	if (a->pool)
@@ -222,8 +229,11 @@ int ksalloc_map(struct ksalloc_allocator *a)
 		return -EBADFD;
 	if (a->oflags != O_RDONLY)
 		prot |= PROT_WRITE;
-	len = (size_t)a->stride * a->framing.frames;
-	len = (len + page - 1) & ~(size_t)(page - 1);
+	/* At most U32_MAX * U32_MAX + a page: no overflow in 64 bits. */
+	len = (uint64_t)a->stride * a->framing.frames;
+	len = (len + page - 1) & ~(page - 1);
+	if (len > SIZE_MAX)
+		return -EOVERFLOW;
 	p = mmap(NULL, len, prot, MAP_SHARED, a->fd, 0);
 	if (p == MAP_FAILED)
 		return neg_errno();
@@ -276,13 +286,17 @@ size_t ksalloc_pool_size(const struct ksalloc_allocator *a)
  * @index: a frame number
  *
  * Return: the frame's address (the offset ALLOC reports, in the mapping),
- * or NULL when @a is not mapped or @index is out of range.
+ * or NULL when @a is not mapped or @index is out of range (of the framing
+ * or of the mapping).
  */
 void *ksalloc_frame_addr(const struct ksalloc_allocator *a, uint32_t index)
 {
-	if (!a->pool || index >= a->framing.frames)
+	uint64_t off = (uint64_t)index * a->stride;
+
+	if (!a->pool || index >= a->framing.frames ||
+	    off + a->framing.frame_size > a->pool_size)
 		return NULL;
-	return (char *)a->pool + (size_t)index * a->stride;
+	return (char *)a->pool + off;
 }
 
 static int ksalloc_alloc_one(struct ksalloc_allocator *a, uint32_t *index,
@@ -477,7 +491,8 @@ int ksalloc_query_functiontable(struct ksalloc_allocator *a,
  * of one's own.
  *
  * Return: 0 when a frame is free, -ETIMEDOUT when none became free in
- * time, -EINTR on a signal, -EBADFD before the framing.
+ * time, -EINTR on a signal, -EBADFD before the framing, -EBADF when the
+ * descriptor is not open (POLLNVAL).
  */
 int ksalloc_wait_free(struct ksalloc_allocator *a, int64_t timeout_ns)
 {
@@ -495,6 +510,8 @@ int ksalloc_wait_free(struct ksalloc_allocator *a, int64_t timeout_ns)
 		return neg_errno();
 	if (n == 0)
 		return -ETIMEDOUT;
+	if (pfd.revents & POLLNVAL)
+		return -EBADF;
 	if (pfd.revents & POLLERR)
 		return -EBADFD;
 	return pfd.revents & POLLOUT ? 0 : -EIO;

@@ -27,6 +27,7 @@ static const struct {
 	{ EBADF, "descriptor not open for writing, or not open" },
 	{ EPERM, "frames cannot be mapped executable" },
 	{ ENXIO, "mapping larger than the pool" },
+	{ EOVERFLOW, "pool larger than this process's address space" },
 	{ ENOTTY, "not a ksalloc descriptor, or a request this module does not know" },
 	{ EFAULT, "bad address passed to the device" },
 	{ ENOENT, "no " KSALLOC_DEVICE_PATH " (is ksalloc.ko loaded?)" },

@@ -204,14 +204,15 @@ header_cxx()
 
 # ---- list and top on a fake debugfs tree -------------------------------------
 
-# fake_alloc DIR ID FRAMES SIZE USED POOL_TYPE ALLOCS: one allocator directory.
+# fake_alloc DIR ID FRAMES SIZE USED POOL_TYPE ALLOCS FLAGS: one allocator
+# directory.  FLAGS as the kernel prints them (%#x): 0, 0x1, ...
 fake_alloc()
 {
 	local d=$1/$2
 
 	mkdir -p "$d"
-	printf 'flags 0x0\npool_type %s\nframes %s\nframe_size %s\nalignment 0\nstride %s\nbytes %s\n' \
-		"$6" "$3" "$4" "$4" $(($3 * $4 + 4096)) >"$d/framing"
+	printf 'flags %s\npool_type %s\nframes %s\nframe_size %s\nalignment 0\nstride %s\nbytes %s\n' \
+		"$8" "$6" "$3" "$4" "$4" $(($3 * $4 + 4096)) >"$d/framing"
 	printf 'state open\nallocated_frames %s\nfree_frames %s\ndispatch 0\nowner_pid 4242\nowner_comm fake-%s\n' \
 		"$5" $(($3 - $5)) "$2" >"$d/status"
 	fake_stats "$d" "$7"
@@ -237,8 +238,8 @@ fake_tree()
 	printf 'allocators 2\ntotal_bytes 1000\nmax_total_bytes 268435456\nleft_bytes 268434456\n' \
 		>"$d/budget"
 	cp "$d/budget" "$work/empty/ksalloc/budget"
-	fake_alloc "$d" 7 8 4096 3 0 100
-	fake_alloc "$d" 12 16 1024 5 1 0
+	fake_alloc "$d" 7 8 4096 3 0 100 0
+	fake_alloc "$d" 12 16 1024 5 1 0 0x80000001
 	# An allocator whose directory went between readdir and the reads.
 	ln -s "$work/gone" "$d/99"
 }
@@ -271,7 +272,9 @@ list_json()
 	grep -qx '#=2' "$work/flat" && grep -qx '0.id=7' "$work/flat" &&
 		grep -qx '0.frames=8' "$work/flat" && grep -qx '0.owner_comm=fake-7' "$work/flat" &&
 		grep -qx '0.caches.cpu0=1' "$work/flat" && grep -qx '0.waiter.0.pid=4243' "$work/flat" &&
-		grep -qx '1.id=12' "$work/flat" && grep -qx '1.pool_type=1' "$work/flat" || return 1
+		grep -qx '1.id=12' "$work/flat" && grep -qx '1.pool_type=1' "$work/flat" &&
+		grep -qx '0.flags=0' "$work/flat" && grep -qx '1.flags=2147483649' "$work/flat" ||
+		return 1
 	if command -v python3 >/dev/null; then
 		python3 -c 'import json, sys; a = json.load(sys.stdin); assert a[1]["frames"] == 16' \
 			<"$work/json"

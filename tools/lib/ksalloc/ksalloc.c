@@ -95,8 +95,10 @@ static void ksalloc_learn_framing(struct ksalloc_allocator *a,
  *
  * A refused framing changes nothing: @a can be framed again.
  *
- * Return: 0; -EBUSY when @a is framed already, -EINVAL for a bad framing,
- * -ENOMEM over the module's limits, -EBADF on a read-only descriptor.
+ * Return: 0; -EBUSY when @a is framed already, -EINVAL for a bad framing
+ * or one over max_frames or max_frame_size, -ENOMEM over the module's byte
+ * limits (max_pool_bytes, max_total_bytes), -EBADF on a read-only
+ * descriptor.
  */
 int ksalloc_set_framing(struct ksalloc_allocator *a,
 			const struct ksalloc_framing *framing)

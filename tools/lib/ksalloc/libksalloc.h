@@ -8,8 +8,9 @@
  * struct ksalloc_allocator it is given, and calls on one allocator from
  * several threads are as safe as the ioctls they make (alloc, free, batch,
  * status, stats, id and the poll helpers may run concurrently;
- * ksalloc_set_framing(), ksalloc_map() and ksalloc_destroy() may not run
- * alongside anything else on the same allocator).
+ * ksalloc_set_framing(), ksalloc_map(), ksalloc_unmap() and
+ * ksalloc_destroy() may not run alongside anything else on the same
+ * allocator).
  *
  * Every function that can fail returns 0 (or a count) on success and a
  * negative errno on failure; ksalloc_strerror() says what it means.

@@ -21,7 +21,7 @@ static const struct {
 	{ ETIMEDOUT, "timed out waiting for a free frame" },
 	{ EINTR, "wait for a frame interrupted by a signal" },
 	{ ENODEV, "allocator closed or being torn down" },
-	{ EINVAL, "bad framing, flag or reserved field, or a frame not held" },
+	{ EINVAL, "bad framing (or over max_frames), flag or reserved field, or frame not held" },
 	{ ENOMEM, "over the module's limits (max_pool_bytes, max_total_bytes)" },
 	{ EOPNOTSUPP, "not available on a paged pool" },
 	{ EBADF, "descriptor not open for writing, or not open" },

@@ -109,21 +109,47 @@ static int bench_batch(struct ksalloc_allocator *a, uint32_t iters,
  * this thread holds; it frees the frame, and the time until the waiter runs
  * again is one sample.  The baseline is the same two threads, the waiter
  * asleep in read() of an eventfd that this thread writes.
+ *
+ * go says what the waiter does next: 1 sleep (set by this thread), 2 wait
+ * for the next 1 (set by the waiter, only over a 1), 0 return (set by this
+ * thread, never overwritten).  woken is set when the waiter ran, err when
+ * it failed (a negative errno), before woken.
  */
 struct handoff {
 	struct ksalloc_allocator *a;
 	int efd;
 	bool use_eventfd;
-	atomic_int go;		/* 1: sleep now; 0: stop */
-	atomic_int woken;	/* the waiter ran */
+	atomic_int go;
+	atomic_int woken;
+	atomic_int err;
 	atomic_uint_fast64_t t1;
 };
+
+/* One wake-up of the waiter: 0, or a negative errno. */
+static int handoff_sleep(struct handoff *h)
+{
+	uint32_t index;
+	uint64_t v;
+	int err;
+
+	/* The wait is bounded, should this thread fail. */
+	if (h->use_eventfd) {
+		if (read(h->efd, &v, sizeof(v)) != sizeof(v))
+			return errno ? -errno : -EIO;
+		atomic_store(&h->t1, now_ns());
+		return 0;
+	}
+	err = ksalloc_alloc_timed(h->a, &index, 5000000000);
+	if (err)
+		return err;
+	atomic_store(&h->t1, now_ns());
+	return ksalloc_free(h->a, index);
+}
 
 static void *handoff_waiter(void *arg)
 {
 	struct handoff *h = arg;
-	uint32_t index;
-	uint64_t v;
+	int err, sleep_now;
 
 	for (;;) {
 		/* Yield: on one CPU, a spin would hold it for a whole tick. */
@@ -131,15 +157,15 @@ static void *handoff_waiter(void *arg)
 			sched_yield();
 		if (!atomic_load(&h->go))
 			return NULL;
-		/* The wait is bounded, should this thread fail. */
-		if (h->use_eventfd ? read(h->efd, &v, sizeof(v)) != sizeof(v) :
-		    ksalloc_alloc_timed(h->a, &index, 5000000000) != 0)
-			return (void *)1;
-		atomic_store(&h->t1, now_ns());
-		if (!h->use_eventfd && ksalloc_free(h->a, index))
-			return (void *)1;
-		atomic_store(&h->go, 2);
+		err = handoff_sleep(h);
+		if (err)
+			atomic_store(&h->err, err);
+		/* 1 -> 2; a 0 (stop) stays. */
+		sleep_now = 1;
+		atomic_compare_exchange_strong(&h->go, &sleep_now, 2);
 		atomic_store(&h->woken, 1);
+		if (err)
+			return NULL;
 	}
 }
 
@@ -150,53 +176,96 @@ static int cmp_u64(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The median of @samples hand-offs, in ns, or 0 when it failed. */
+/* Takes a sample: wakes the waiter and waits until it ran.  0 or -errno. */
+static int handoff_sample(struct handoff *h, uint64_t *lat)
+{
+	struct ksalloc_stats st;
+	uint64_t t0, one = 1;
+	uint32_t index = 0;
+	int err;
+
+	if (!h->use_eventfd) {
+		err = ksalloc_alloc_nowait(h->a, &index);
+		if (err)
+			return err;
+	}
+	atomic_store(&h->woken, 0);
+	atomic_store(&h->go, 1);
+	/*
+	 * Until it sleeps: queued in ALLOC, or given time to block in read();
+	 * or until it failed.
+	 */
+	do {
+		usleep(100);
+		err = ksalloc_query_stats(h->a, &st);
+		if (err)
+			return err;
+	} while (!h->use_eventfd && st.waiters != 1 && !atomic_load(&h->woken));
+	t0 = now_ns();
+	if (h->use_eventfd) {
+		if (write(h->efd, &one, sizeof(one)) != sizeof(one))
+			return errno ? -errno : -EIO;
+	} else {
+		err = ksalloc_free(h->a, index);
+		if (err)
+			return err;
+	}
+	while (!atomic_load(&h->woken))
+		sched_yield();
+	err = atomic_load(&h->err);
+	if (err)
+		return err;
+	*lat = atomic_load(&h->t1) - t0;
+	return 0;
+}
+
+/* The median of @samples hand-offs, in ns, or 0 after a message. */
 static uint64_t bench_handoff(bool use_eventfd, uint32_t samples)
 {
 	struct framing_opts o = { .frames = 1, .size = 64 };
-	struct handoff h = { .use_eventfd = use_eventfd };
-	uint64_t *lat = calloc(samples, sizeof(*lat)), t0, one = 1, med = 0;
-	struct ksalloc_stats st;
-	uint32_t i, index;
+	struct handoff h = { .use_eventfd = use_eventfd, .efd = -1 };
+	uint64_t *lat = calloc(samples, sizeof(*lat)), one = 1, med = 0;
+	const char *what = use_eventfd ? "eventfd" : device;
 	pthread_t t;
-	void *ret;
+	uint32_t i;
+	int err;
 
+	if (!lat) {
+		errmsg("out of memory");
+		return 0;
+	}
 	h.a = open_allocator(&o, false);
+	if (!h.a)
+		goto out;
 	h.efd = eventfd(0, EFD_CLOEXEC);
-	if (!lat || !h.a || h.efd < 0)
+	if (h.efd < 0) {
+		errmsg_errno("eventfd");
 		goto out;
+	}
 	atomic_store(&h.go, 2);
-	if (pthread_create(&t, NULL, handoff_waiter, &h))
+	err = pthread_create(&t, NULL, handoff_waiter, &h);
+	if (err) {
+		errmsg("pthread_create: %s", strerror(err));
 		goto out;
+	}
 	for (i = 0; i < samples; i++) {
-		if (!use_eventfd && ksalloc_alloc_nowait(h.a, &index))
+		err = handoff_sample(&h, &lat[i]);
+		if (err)
 			break;
-		atomic_store(&h.woken, 0);
-		atomic_store(&h.go, 1);
-		/* Until it sleeps: queued in ALLOC, or given time to block in read(). */
-		do {
-			usleep(100);
-			if (ksalloc_query_stats(h.a, &st))
-				break;
-		} while (!use_eventfd && st.waiters != 1);
-		t0 = now_ns();
-		if (use_eventfd ? write(h.efd, &one, sizeof(one)) != sizeof(one) :
-		    ksalloc_free(h.a, index) != 0)
-			break;
-		while (!atomic_load(&h.woken))
-			sched_yield();
-		lat[i] = atomic_load(&h.t1) - t0;
 	}
 	atomic_store(&h.go, 0);
-	/* A waiter left asleep by a failure: wake it (ALLOC times out). */
-	if (i < samples && use_eventfd && write(h.efd, &one, sizeof(one)) != sizeof(one))
-		errmsg_errno("eventfd");
-	pthread_join(t, &ret);
-	if (i == samples && !ret) {
+	/*
+	 * A waiter left asleep by a failure: wake it.  In ALLOC it times out;
+	 * in read(), the write wakes it, and it sees go 0.
+	 */
+	if (err && use_eventfd && write(h.efd, &one, sizeof(one)) != sizeof(one))
+		errmsg_errno("eventfd: wake the waiter");
+	pthread_join(t, NULL);
+	if (err) {
+		errmsg_err(err, "%s: hand-off sample %u", what, i);
+	} else {
 		qsort(lat, samples, sizeof(*lat), cmp_u64);
 		med = lat[samples / 2];
-	} else {
-		errmsg_errno("%s: hand-off sample %u", use_eventfd ? "eventfd" : device, i);
 	}
 out:
 	if (h.efd >= 0)

@@ -7,12 +7,18 @@
  * raw ABI (which the selftests cover): errors as negative errnos and
  * their descriptions, the framing and stride it learns, frame addresses,
  * the waits, the batch counts, the id.
+ *
+ * A failed CHECK() returns to main() at once, past the rest of the case:
+ * the allocators a case opens are registered (held()), and main() closes
+ * what is left of them after each case, passed or failed, once it has
+ * stopped and joined the case's thread.
  */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,6 +44,35 @@ static void check(bool ok, const char *what, int line)
 
 #define CHECK(cond) check(cond, #cond, __LINE__)
 
+/* The allocators the running case has open, for main() to close. */
+static struct ksalloc_allocator *case_allocs[4];
+
+/* Registers @a, open, for main() to close after the case. */
+static struct ksalloc_allocator *held(struct ksalloc_allocator *a)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(case_allocs); i++) {
+		if (!case_allocs[i]) {
+			case_allocs[i] = a;
+			return a;
+		}
+	}
+	check(false, "case_allocs is full", __LINE__);
+	return a;
+}
+
+/* Closes @a, which held() registered, before the end of the case. */
+static void drop(struct ksalloc_allocator *a)
+{
+	size_t i;
+
+	for (i = 0; i < ARRAY_SIZE(case_allocs); i++)
+		if (case_allocs[i] == a)
+			case_allocs[i] = NULL;
+	ksalloc_destroy(a);
+}
+
 static void report(const char *name, bool ok)
 {
 	printf("%sok %d %s\n", ok ? "" : "not ", ++tests, name);
@@ -61,7 +96,7 @@ static bool open_errors(void)
 	uint32_t i;
 
 	CHECK(ksalloc_open(&a, "/dev/ksalloc-none", O_RDWR) == -ENOENT && !a);
-	CHECK(ksalloc_open(&a, NULL, O_RDWR) == 0 && a);
+	CHECK(ksalloc_open(&a, NULL, O_RDWR) == 0 && held(a));
 	CHECK(ksalloc_query_status(a, &st) == -EBADFD);
 	CHECK(ksalloc_alloc_nowait(a, &i) == -EBADFD);
 	CHECK(ksalloc_map(a) == -EBADFD && !ksalloc_get_framing(a));
@@ -69,7 +104,7 @@ static bool open_errors(void)
 	f.frames = 4;
 	CHECK(ksalloc_set_framing(a, &f) == 0);	/* a refusal changed nothing */
 	CHECK(ksalloc_set_framing(a, &f) == -EBUSY);
-	ksalloc_destroy(a);
+	drop(a);
 	ksalloc_destroy(NULL);
 	return true;
 }
@@ -90,7 +125,7 @@ static bool layout(void)
 	uint32_t i, j;
 	char *p;
 
-	CHECK(ksalloc_open_frames(&a, 5, 100, 63) == 0);
+	CHECK(ksalloc_open_frames(&a, 5, 100, 63) == 0 && held(a));
 	f = ksalloc_get_framing(a);
 	CHECK(f && f->frames == 5 && f->frame_size == 100 && f->alignment == 63);
 	CHECK(ksalloc_stride(a) == 128);
@@ -105,7 +140,7 @@ static bool layout(void)
 	CHECK((unsigned char)p[99] == 0xa5);	/* another frame left it alone */
 	CHECK(ksalloc_free(a, i) == 0 && ksalloc_free(a, j) == 0);
 	CHECK(ksalloc_free(a, i) == -EINVAL);	/* not held any more */
-	ksalloc_destroy(a);
+	drop(a);
 	return true;
 }
 
@@ -115,7 +150,7 @@ static bool waits(void)
 	uint32_t idx[2], i;
 	uint64_t t0;
 
-	CHECK(ksalloc_open_frames(&a, 2, 64, 0) == 0);
+	CHECK(ksalloc_open_frames(&a, 2, 64, 0) == 0 && held(a));
 	CHECK(ksalloc_wait_free(a, 0) == 0);
 	CHECK(ksalloc_alloc_nowait(a, &idx[0]) == 0);
 	CHECK(ksalloc_alloc_timed(a, &idx[1], 0) == 0);
@@ -130,14 +165,21 @@ static bool waits(void)
 	CHECK(ksalloc_free(a, idx[1]) == 0);
 	CHECK(ksalloc_wait_free(a, -1) == 0);
 	CHECK(ksalloc_free(a, idx[0]) == 0);
-	ksalloc_destroy(a);
+	drop(a);
 	return true;
 }
 
-struct late_free {
+/*
+ * What free_later() works on.  Static, not on the case's stack: after a
+ * failed CHECK() the thread runs on until main() stops and joins it.
+ */
+static struct late_free {
 	struct ksalloc_allocator *a;
 	uint32_t index;
-};
+	atomic_bool stop;	/* set by main() after a failed case */
+	pthread_t thread;
+	bool started;		/* thread runs, or ended and was not joined */
+} late;
 
 static void *free_later(void *arg)
 {
@@ -147,28 +189,42 @@ static void *free_later(void *arg)
 	/* Until the main thread waits in ksalloc_alloc(). */
 	do {
 		usleep(1000);
+		if (atomic_load(&lf->stop))
+			return (void *)(intptr_t)-ECANCELED;
 	} while (!ksalloc_query_stats(lf->a, &st) && st.waiters < 1);
 	return (void *)(intptr_t)ksalloc_free(lf->a, lf->index);
 }
 
+/* Stops free_later() if it runs, and joins it. */
+static void *late_join(void)
+{
+	void *ret = NULL;
+
+	if (late.started) {
+		atomic_store(&late.stop, true);
+		pthread_join(late.thread, &ret);
+		late.started = false;
+	}
+	return ret;
+}
+
 static bool blocking_handoff(void)
 {
-	struct late_free lf;
 	struct ksalloc_stats st;
-	pthread_t t;
 	uint32_t i;
-	void *ret;
 
-	CHECK(ksalloc_open_frames(&lf.a, 1, 64, 0) == 0);
-	CHECK(ksalloc_alloc_nowait(lf.a, &lf.index) == 0);
-	CHECK(pthread_create(&t, NULL, free_later, &lf) == 0);
-	CHECK(ksalloc_alloc(lf.a, &i) == 0 && i == lf.index);
-	pthread_join(t, &ret);
-	CHECK(!ret);
-	CHECK(ksalloc_query_stats(lf.a, &st) == 0);
+	atomic_store(&late.stop, false);
+	CHECK(ksalloc_open_frames(&late.a, 1, 64, 0) == 0 && held(late.a));
+	CHECK(ksalloc_alloc_nowait(late.a, &late.index) == 0);
+	CHECK(pthread_create(&late.thread, NULL, free_later, &late) == 0);
+	late.started = true;
+	CHECK(ksalloc_alloc(late.a, &i) == 0 && i == late.index);
+	/* It freed the frame before it ended: stop has no effect now. */
+	CHECK(!late_join());
+	CHECK(ksalloc_query_stats(late.a, &st) == 0);
 	CHECK(st.handoffs >= 1 && st.allocs == 2 && st.frees == 1 && st.waits >= 1);
-	CHECK(ksalloc_free(lf.a, i) == 0);
-	ksalloc_destroy(lf.a);
+	CHECK(ksalloc_free(late.a, i) == 0);
+	drop(late.a);
 	return true;
 }
 
@@ -178,14 +234,14 @@ static bool batches(void)
 	uint32_t idx[16], done = 99;
 	struct ksalloc_status st;
 
-	CHECK(ksalloc_open_frames(&a, 8, 256, 0) == 0);
+	CHECK(ksalloc_open_frames(&a, 8, 256, 0) == 0 && held(a));
 	CHECK(ksalloc_alloc_batch(a, idx, 16) == 8);
 	CHECK(ksalloc_alloc_batch(a, idx + 8, 1) == -EAGAIN);
 	CHECK(ksalloc_query_status(a, &st) == 0 && st.allocated_frames == 8);
 	idx[3] = idx[2];	/* freed twice: the batch stops at the second */
 	CHECK(ksalloc_free_batch(a, idx, 8, &done) == -EINVAL && done == 3);
 	CHECK(ksalloc_query_status(a, &st) == 0 && st.allocated_frames == 5);
-	ksalloc_destroy(a);
+	drop(a);
 	return true;
 }
 
@@ -197,8 +253,8 @@ static bool id_and_fdinfo(void)
 	uint64_t id, id2, seen = 0;
 	FILE *f;
 
-	CHECK(ksalloc_open_frames(&a, 1, 64, 0) == 0);
-	CHECK(ksalloc_open_frames(&b, 1, 64, 0) == 0);
+	CHECK(ksalloc_open_frames(&a, 1, 64, 0) == 0 && held(a));
+	CHECK(ksalloc_open_frames(&b, 1, 64, 0) == 0 && held(b));
 	CHECK(ksalloc_query_id(a, &id) == 0 && id != 0);
 	CHECK(ksalloc_query_id(b, &id2) == 0 && id2 != 0 && id2 != id);
 	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", ksalloc_fd(a));
@@ -208,8 +264,8 @@ static bool id_and_fdinfo(void)
 		sscanf(line, "ksalloc_id: %llu", (unsigned long long *)&seen);
 	fclose(f);
 	CHECK(seen == id);
-	ksalloc_destroy(b);
-	ksalloc_destroy(a);
+	drop(b);
+	drop(a);
 	return true;
 }
 
@@ -221,13 +277,13 @@ static bool paged_and_readonly(void)
 	struct ksalloc_functiontable_info ft;
 	struct ksalloc_allocator *a;
 
-	CHECK(ksalloc_open_framed(&a, &f) == 0);
+	CHECK(ksalloc_open_framed(&a, &f) == 0 && held(a));
 	CHECK(ksalloc_query_functiontable(a, &ft) == -EOPNOTSUPP);
-	ksalloc_destroy(a);
-	CHECK(ksalloc_open(&a, NULL, O_RDONLY) == 0);
+	drop(a);
+	CHECK(ksalloc_open(&a, NULL, O_RDONLY) == 0 && held(a));
 	f.pool_type = KSALLOC_POOL_NONPAGED;
 	CHECK(ksalloc_set_framing(a, &f) == -EBADF);
-	ksalloc_destroy(a);
+	drop(a);
 	return true;
 }
 
@@ -246,14 +302,22 @@ int main(void)
 		{ "lib_id_and_fdinfo", id_and_fdinfo },
 		{ "lib_paged_and_readonly", paged_and_readonly },
 	};
-	size_t i;
+	size_t i, j;
+	bool ok;
 
 	printf("TAP version 13\n1..%zu\n", ARRAY_SIZE(cases));
 	for (i = 0; i < ARRAY_SIZE(cases); i++) {
 		if (setjmp(case_failed))
-			report(cases[i].name, false);
+			ok = false;
 		else
-			report(cases[i].name, cases[i].fn());
+			ok = cases[i].fn();
+		/* What a failed case left: its thread first, then its allocators. */
+		late_join();
+		for (j = 0; j < ARRAY_SIZE(case_allocs); j++) {
+			ksalloc_destroy(case_allocs[j]);
+			case_allocs[j] = NULL;
+		}
+		report(cases[i].name, ok);
 	}
 	printf("# %d passed, %d failed\n", tests - failures, failures);
 	return failures ? 1 : 0;

@@ -210,8 +210,10 @@ header_cxx()
 
 # ---- list and top on a fake debugfs tree -------------------------------------
 
-# fake_alloc DIR ID FRAMES SIZE USED POOL_TYPE ALLOCS FLAGS: one allocator
-# directory.  FLAGS as the kernel prints them (%#x): 0, 0x1, ...
+# fake_alloc DIR ID FRAMES SIZE USED POOL_TYPE ALLOCS FLAGS [COMM]: one
+# allocator directory.  FLAGS as the kernel prints them (%#x): 0, 0x1, ...
+# The owner's comm is fake-ID, and COMM after it (any bytes but NUL and
+# newline, as prctl(PR_SET_NAME) allows).
 fake_alloc()
 {
 	local d=$1/$2
@@ -219,8 +221,8 @@ fake_alloc()
 	mkdir -p "$d"
 	printf 'flags %s\npool_type %s\nframes %s\nframe_size %s\nalignment 0\nstride %s\nbytes %s\n' \
 		"$8" "$6" "$3" "$4" "$4" $(($3 * $4 + 4096)) >"$d/framing"
-	printf 'state open\nallocated_frames %s\nfree_frames %s\ndispatch 0\nowner_pid 4242\nowner_comm fake-%s\n' \
-		"$5" $(($3 - $5)) "$2" >"$d/status"
+	printf 'state open\nallocated_frames %s\nfree_frames %s\ndispatch 0\nowner_pid 4242\nowner_comm fake-%s%s\n' \
+		"$5" $(($3 - $5)) "$2" "${9:-}" >"$d/status"
 	fake_stats "$d" "$7"
 	printf 'cpu0 1\ncpu1 0\n' >"$d/caches"
 	printf 'waiters 1\nwaiter 4243 120\n' >"$d/waiters"
@@ -245,7 +247,8 @@ fake_tree()
 		>"$d/budget"
 	cp "$d/budget" "$work/empty/ksalloc/budget"
 	fake_alloc "$d" 7 8 4096 3 0 100 0
-	fake_alloc "$d" 12 16 1024 5 1 0 0x80000001
+	# A comm that is not UTF-8, with a control character.
+	fake_alloc "$d" 12 16 1024 5 1 0 0x80000001 $'\xff\x01"\\'
 	# An allocator whose directory went between readdir and the reads.
 	ln -s "$work/gone" "$d/99"
 }
@@ -287,18 +290,32 @@ list_json()
 	fi
 }
 
-# The JSON checker must refuse what is not JSON.
+# The comm of allocator 12 is fake-12, 0xff (not UTF-8), ^A, a quote and a
+# backslash: JSON that the checker takes, with U+FFFD for the 0xff.
+list_json_bytes()
+{
+	local want
+
+	grep -c $'\xff' "$work/json" && return 1
+	grep -F '"owner_comm":"fake-12\ufffd\u0001\"\\"' "$work/json" || return 1
+	want=$(printf '1.owner_comm=fake-12\357\277\275\001"\\')
+	grep -qxF "$want" "$work/flat"
+}
+
+# The JSON checker must refuse what is not JSON, nor UTF-8.
 json_checker_refuses()
 {
 	local bad
 
-	for bad in '[' '[1,]' '{"a":1,}' '[01]' '"\x"' '[1] 2' '{"a" 1}' "['a']"; do
+	for bad in '[' '[1,]' '{"a":1,}' '[01]' '"\x"' '[1] 2' '{"a" 1}' "['a']" \
+		$'"\xff"' $'"\xc0\xaf"' $'"\xed\xa0\x80"' $'"\xf4\x90\x80\x80"' $'"\xe2\x82"'; do
 		if printf '%s' "$bad" | "$o/ksalloc-ptyrun" --check-json >/dev/null 2>&1; then
 			echo "accepted: $bad"
 			return 1
 		fi
 	done
-	printf '[{"a":[1,-2.5e3,"x\\u00e9"]},true,null]' | "$o/ksalloc-ptyrun" --check-json
+	printf '[{"a":[1,-2.5e3,"x\\u00e9\303\251\360\237\230\200"]},true,null]' |
+		"$o/ksalloc-ptyrun" --check-json
 }
 
 # top for 1 s while allocator 7's counters grow by 50 every 0.1 s.
@@ -452,6 +469,7 @@ main()
 	check ctl-list list_text
 	check ctl-list-empty list_empty
 	check ctl-list-json list_json
+	check ctl-list-json-not-utf8 list_json_bytes
 	check json-checker-refuses json_checker_refuses
 	check ctl-top-plain top_plain
 	check ctl-top-pty-q top_pty_q

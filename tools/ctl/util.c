@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "utf8.h"
 
 const char *device = DEFAULT_DEVICE;
 const char *producer = DEFAULT_PRODUCER;
@@ -141,19 +142,29 @@ uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
 }
 
-/* Prints @str as a JSON string, quotes included. */
+/*
+ * Prints @str as a JSON string, quotes included.  Control characters are
+ * escaped, and every byte that is not part of well-formed UTF-8 (an
+ * owner_comm is whatever bytes the process gave prctl(PR_SET_NAME)) is
+ * U+FFFD, the replacement character.
+ */
 void json_str(const char *str)
 {
-	const unsigned char *p;
+	const unsigned char *p = (const unsigned char *)str;
+	size_t n;
 
 	putchar('"');
-	for (p = (const unsigned char *)str; *p; p++) {
+	while (*p) {
+		n = utf8_len(p);
 		if (*p == '"' || *p == '\\')
 			printf("\\%c", *p);
 		else if (*p < 0x20 || *p == 0x7f)
 			printf("\\u%04x", *p);
+		else if (!n)
+			fputs("\\ufffd", stdout);
 		else
-			putchar(*p);
+			fwrite(p, 1, n, stdout);
+		p += n ? n : 1;
 	}
 	putchar('"');
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ptyrun.h"
+#include "../utf8.h"
 
 #define JSON_MAX_DEPTH 64
 #define JSON_PATH_MAX 4096
@@ -128,7 +129,7 @@ static bool json_escape(struct json *j, char *buf, size_t *n)
 static bool json_string(struct json *j, char **out)
 {
 	const char *start = ++j->p;
-	size_t n = 0;
+	size_t n = 0, len;
 	char *buf;
 
 	buf = malloc(strlen(start) * 4 + 1);	/* decoded is never longer */
@@ -148,7 +149,14 @@ static bool json_string(struct json *j, char **out)
 			}
 			continue;
 		}
-		buf[n++] = *j->p++;
+		len = utf8_len((const unsigned char *)j->p);
+		if (!len) {
+			free(buf);
+			return fail(j, "not UTF-8 in a string");
+		}
+		memcpy(buf + n, j->p, len);
+		n += len;
+		j->p += len;
 	}
 	j->p++;
 	buf[n] = '\0';

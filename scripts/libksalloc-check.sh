@@ -49,8 +49,9 @@ check()
 
 # ---- make install ----------------------------------------------------------
 
-readonly LIB_VERSION=0.1.0
-readonly LIB_MAJOR=0
+# VERSION of tools/Makefile, the one place that says it.
+LIB_VERSION=$(make -s -C "$repo/tools" version)
+readonly LIB_VERSION LIB_MAJOR=${LIB_VERSION%%.*}
 
 install_tree()
 {
@@ -102,6 +103,59 @@ uapi_guard()
 
 	grep -q '^#ifndef _LINUX_KSALLOC_H$' "$h" && ! grep -q _UAPI "$h" &&
 		grep -q KSALLOC_IOC_GET_ID "$h"
+}
+
+# The version is VERSION everywhere: libksalloc.h's macros, the .pc file
+# (pkg-config-version), the man pages and ksalloc-ctl --version.
+version_once()
+{
+	local h=$work/dest/usr/include/libksalloc.h m=$work/dest/usr/share/man v
+
+	v=$(printf '#include "%s"\nLIBKSALLOC_VERSION_MAJOR.LIBKSALLOC_VERSION_MINOR.LIBKSALLOC_VERSION_PATCH\n' \
+		"$h" | gcc -E -P -I"$repo/include/uapi" -x c - | tail -n 1 | tr -d ' ')
+	echo "VERSION $LIB_VERSION, libksalloc.h $v"
+	[[ $v == "$LIB_VERSION" ]] &&
+		[[ $("$work/dest/usr/bin/ksalloc-ctl" --version) == "ksalloc-ctl $LIB_VERSION" ]] &&
+		grep -q "^\.TH .* \"ksalloc $LIB_VERSION\"" "$m/man1/ksalloc-ctl.1" &&
+		grep -q "^\.TH .* \"libksalloc $LIB_VERSION\"" "$m/man3/libksalloc.3" &&
+		! grep -rq '@[A-Z]*@' "$m" "$work/dest/usr/lib/pkgconfig"
+}
+
+# Under PREFIX, the .pc file's directories are relative to ${prefix}.
+pc_dirs()
+{
+	local f=$work/dest/usr/lib/pkgconfig/libksalloc.pc
+
+	grep -qx 'prefix=/usr' "$f" && grep -qx "libdir=\${prefix}/lib" "$f" &&
+		grep -qx "includedir=\${prefix}/include" "$f"
+}
+
+# -Werror with WERROR=1 (the default), not with WERROR=0.
+werror_knob()
+{
+	local on off
+
+	on=$(make -n -B -C "$repo/tools" O="$work/o-n" lib)
+	off=$(make -n -B -C "$repo/tools" O="$work/o-n" WERROR=0 lib)
+	[[ $on == *-Werror* && $off != *-Werror* && $off == *-Wextra* ]]
+}
+
+# A distribution's install: its LDFLAGS (here -z now) on the shared
+# library, WERROR=0, a LIBDIR outside PREFIX (absolute in the .pc), and
+# STATIC=0: ksalloc-ctl uses the shared library.
+install_distro()
+{
+	local d=$work/dest2 so ctl
+
+	make -s -C "$repo/tools" O="$work/o2" DESTDIR="$d" PREFIX=/opt/ks LIBDIR=/usr/lib64 \
+		STATIC=0 WERROR=0 LDFLAGS=-Wl,-z,now install || return 1
+	so=$d/usr/lib64/libksalloc.so.$LIB_VERSION ctl=$d/opt/ks/bin/ksalloc-ctl
+	readelf -d "$so" | grep -q BIND_NOW || { echo "no -z now: $so"; return 1; }
+	objdump -p "$ctl" | grep -q "NEEDED *libksalloc.so.$LIB_MAJOR\$" ||
+		{ echo "not linked against libksalloc.so: $ctl"; return 1; }
+	[[ $(LD_LIBRARY_PATH=$d/usr/lib64 "$ctl" --version) == "ksalloc-ctl $LIB_VERSION" ]] &&
+		grep -qx 'libdir=/usr/lib64' "$d/usr/lib64/pkgconfig/libksalloc.pc" &&
+		grep -qx "includedir=\${prefix}/include" "$d/usr/lib64/pkgconfig/libksalloc.pc"
 }
 
 man_pages()
@@ -298,7 +352,7 @@ list_json_bytes()
 
 	grep -c $'\xff' "$work/json" && return 1
 	grep -F '"owner_comm":"fake-12\ufffd\u0001\"\\"' "$work/json" || return 1
-	want=$(printf '1.owner_comm=fake-12\357\277\275\001"\\')
+	want=$'1.owner_comm=fake-12\xef\xbf\xbd\x01"\\'
 	grep -qxF "$want" "$work/flat"
 }
 
@@ -435,7 +489,7 @@ main()
 	'') ;;
 	*) usage >&2; exit 2 ;;
 	esac
-	need pkg-config:pkg-config gcc:gcc g++:g++ objdump:binutils
+	need pkg-config:pkg-config gcc:gcc g++:g++ objdump:binutils readelf:binutils
 
 	work=$(mktemp -d)
 	trap cleanup EXIT
@@ -447,6 +501,10 @@ main()
 	check shared-library-links so_links
 	check shared-library-exports so_exports
 	check uapi-header-guard uapi_guard
+	check version-once version_once
+	check pkg-config-dirs pc_dirs
+	check werror-knob werror_knob
+	check install-distro install_distro
 	check man-pages man_pages
 	if command -v groff >/dev/null; then
 		check man-pages-groff man_groff

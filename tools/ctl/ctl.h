@@ -20,7 +20,6 @@
 #endif
 
 #define PROG "ksalloc-ctl"
-#define VERSION "0.1.0"
 
 #define EXIT_USAGE 2
 

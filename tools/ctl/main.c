@@ -21,6 +21,11 @@
 #include "ctl.h"
 #include "../../samples/ksalloc_producer.h"
 
+/* VERSION of tools/Makefile. */
+#ifndef KSALLOC_VERSION
+#error "KSALLOC_VERSION is not defined: build with tools/Makefile"
+#endif
+
 static const char usage_head[] =
 	"Usage: " PROG " [--device PATH] [--producer PATH] COMMAND [OPTIONS]\n"
 	"       " PROG " --help | --version\n"
@@ -155,7 +160,7 @@ int main(int argc, char **argv)
 			usage(stdout);
 			return 0;
 		case 'V':
-			printf(PROG " " VERSION "\n");
+			printf(PROG " " KSALLOC_VERSION "\n");
 			return 0;
 		default:
 			return usage_hint();

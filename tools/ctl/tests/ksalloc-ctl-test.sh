@@ -117,9 +117,17 @@ list_fields() {
 	[ "$(field "$id2" 7)" = 5 ] && [ "$(field "$id2" 12)" = "$pid2" ]
 }
 check list-fields-match-framing $T/list list_fields
-# The bytes column is the framing file's.
-check list-bytes-match-debugfs $T/list \
-	[ "$(field "$id1" 11)" = "$(sed -n 's/^bytes //p' "$D/$id1/framing")" ]
+# The bytes column is the framing file's, and covers at least the pool
+# that hold framed: frames x stride, in whole pages.
+page=$(getconf PAGESIZE 2>/dev/null || echo 4096)
+pool_bytes() { echo $((($1 * $2 + page - 1) / page * page)); }
+list_bytes() {
+	b1=$(field "$id1" 11) b2=$(field "$id2" 11)
+	echo "bytes: $b1 (pool $(pool_bytes 8 4096)), $b2 (pool $(pool_bytes 16 1024))"
+	[ "$b1" = "$(sed -n 's/^bytes //p' "$D/$id1/framing")" ] &&
+		[ "$b1" -ge "$(pool_bytes 8 4096)" ] && [ "$b2" -ge "$(pool_bytes 16 1024)" ]
+}
+check list-bytes-match-debugfs $T/list list_bytes
 
 json_two() {
 	ksalloc-ctl list --json >$T/json 2>&1 &&
@@ -149,12 +157,18 @@ json_keys() {
 	done
 }
 check list-json-keys $T/flat json_keys
-# The stats the JSON shows are the debugfs file's (the holders are idle).
+# The stats the JSON shows are the debugfs file's (the holders are idle),
+# and what the holders did: 3 and 5 ALLOCs that succeeded, no FREE.
 json_matches_debugfs() {
-	j=$(jindex "$id1")
+	j=$(jindex "$id1") k=$(jindex "$id2")
 	for key in allocs frees alloc_failures; do
 		[ "$(jfield "$j" $key)" = "$(sed -n "s/^$key //p" "$D/$id1/stats")" ] || return 1
 	done
+	[ "$(jfield "$j" allocs)" = 3 ] && [ "$(jfield "$j" frees)" = 0 ] &&
+		[ "$(jfield "$j" alloc_failures)" = 0 ] && [ "$(jfield "$j" peak_allocated)" = 3 ] &&
+		[ "$(jfield "$j" free_frames)" = 5 ] &&
+		[ "$(jfield "$k" allocs)" = 5 ] && [ "$(jfield "$k" frees)" = 0 ] &&
+		[ "$(jfield "$k" free_frames)" = 11 ]
 }
 check list-json-matches-debugfs $T/flat json_matches_debugfs
 
@@ -191,7 +205,8 @@ pty() {
 	echo $? >"$log.rc"
 	cat "$log"
 }
-pty $T/pty-q --check-termios --expect 'ALLOCS/s' --expect "$id2 " --send q \
+# Allocator 2's line: its id first (not "allocators N" of the header).
+pty $T/pty-q --check-termios --expect 'ALLOCS/s' --expect "^ *$id2 " --send q \
 	-- ksalloc-ctl top --interval 0.5
 check top-pty-q-quits $T/pty-q [ "$(cat $T/pty-q.rc)" = 0 ]
 check top-pty-q-restores-terminal $T/pty-q grep -q '^ptyrun: terminal restored' $T/pty-q

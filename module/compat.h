@@ -11,9 +11,6 @@
 #ifndef _KSALLOC_COMPAT_H
 #define _KSALLOC_COMPAT_H
 
-/* Every object's messages start with its module's name. */
-#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
-
 #include <linux/export.h>
 #include <linux/module.h>
 #include <linux/mm.h>

@@ -22,6 +22,17 @@
  * "KSALLOC") and MODULE_IMPORT_NS("KSALLOC").  Before, both macros
  * stringified a bare token, which would quote the string twice.  The
  * export macro's licence argument was "_gpl" before 6.5 and "GPL" since.
+ *
+ * The cost: in every object (this header is force-included) the two
+ * macros then take a string only, kernel headers included.  A header that
+ * uses the bare-token form at file scope no longer compiles in our
+ * objects: 6.12's linux/pwm.h (MODULE_IMPORT_NS(PWM)).  Nor does a use of
+ * a header's macro that expands to it: EXPORT_SYMBOL_ACPI_LIB() of
+ * linux/acpi.h, EXPORT_PM_FN_NS_GPL() of linux/pm.h, and
+ * EXPORT_SYMBOL_FWTBL_LIB() of linux/fw_table.h.  None of our objects
+ * includes pwm.h or uses those macros.  EXPORT_SYMBOL_NS(), which
+ * EXPORT_SYMBOL_IF_KUNIT() expands to with a bare token before 6.13, is
+ * left alone.
  */
 #if LINUX_VERSION_CODE < KERNEL_VERSION(6, 13, 0)
 #undef EXPORT_SYMBOL_NS_GPL

@@ -21,6 +21,7 @@
 #include <linux/kref.h>
 #include <linux/list.h>
 #include <linux/lockdep.h>
+#include <linux/minmax.h>
 #include <linux/mutex.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
@@ -199,13 +200,24 @@ static inline void ksalloc_update_bypass_locked(struct ksalloc *alloc)
 		   !list_empty(&alloc->waiters));
 }
 
-/* Frames out now, for peak_allocated and the status. */
-static inline u32 ksalloc_out_locked(struct ksalloc *alloc)
+/*
+ * Frames free now: the shared stack and one sum of the caches.  The fast
+ * paths change the caches without the lock, so the sum is a snapshot that
+ * may overshoot; it is capped at @frames.  A report of frames out and free
+ * derives both from one call, so that they add up.
+ */
+static inline u32 ksalloc_free_locked(struct ksalloc *alloc)
 {
 	u32 free = alloc->nr_free + ksalloc_cache_frames(alloc->cache);
 
 	lockdep_assert_held(&alloc->lock);
-	return free < alloc->frames ? alloc->frames - free : 0;
+	return min(free, alloc->frames);
+}
+
+/* Frames out now, for peak_allocated and the status. */
+static inline u32 ksalloc_out_locked(struct ksalloc *alloc)
+{
+	return alloc->frames - ksalloc_free_locked(alloc);
 }
 
 static inline void ksalloc_sample_peak_locked(struct ksalloc *alloc)

@@ -14,7 +14,9 @@
  *
  * Every file is text, one "key value" pair per line, keys in lowercase
  * with underscores, values in decimal unless they say otherwise; tools
- * (ksalloc-ctl list and top) parse them.
+ * (ksalloc-ctl list and top) parse them.  The one string that a user
+ * chooses, owner_comm (any task names itself), is escaped into printable
+ * ASCII, so that it cannot make lines of its own.
  *
  * Lifetime: a directory is created with its allocator and removed by the
  * release (core.c), in process context, before anything its files read is
@@ -40,6 +42,7 @@
 #include <linux/seq_file.h>
 #include <linux/slab.h>
 #include <linux/spinlock.h>
+#include <linux/string_helpers.h>
 #include <linux/timekeeping.h>
 
 #include "core.h"
@@ -87,21 +90,28 @@ static int ksalloc_debugfs_status_show(struct seq_file *m, void *unused)
 {
 	struct ksalloc *alloc = m->private;
 	bool closed, dispatch;
-	u32 out, free;
+	u32 free;
 
 	spin_lock_bh(&alloc->lock);
 	closed = alloc->closed;
 	dispatch = alloc->dispatch;
-	out = ksalloc_out_locked(alloc);
-	free = alloc->nr_free + ksalloc_cache_frames(alloc->cache);
+	/* One snapshot of the caches for both, as GET_STATUS takes it. */
+	free = ksalloc_free_locked(alloc);
 	spin_unlock_bh(&alloc->lock);
 
 	seq_printf(m, "state %s\n", closed ? "closed" : "open");
-	seq_printf(m, "allocated_frames %u\n", out);
+	seq_printf(m, "allocated_frames %u\n", alloc->frames - free);
 	seq_printf(m, "free_frames %u\n", free);
 	seq_printf(m, "dispatch %d\n", dispatch);
 	seq_printf(m, "owner_pid %d\n", alloc->owner_pid);
-	seq_printf(m, "owner_comm %s\n", alloc->owner_comm);
+	/*
+	 * Any task names itself (PR_SET_NAME): printable ASCII stays as it
+	 * is, the backslash and every other byte are escaped ("\n", "\\",
+	 * "\e", "\303"), so that the name is one line of printable ASCII.
+	 */
+	seq_puts(m, "owner_comm ");
+	seq_escape_str(m, alloc->owner_comm, ESCAPE_ANY | ESCAPE_NAP | ESCAPE_APPEND, "\\");
+	seq_putc(m, '\n');
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(ksalloc_debugfs_status);

@@ -5,10 +5,11 @@
  * The allocator id (KSALLOC_IOC_GET_ID, the "ksalloc_id:" line of
  * /proc/PID/fdinfo), the files of /sys/kernel/debug/ksalloc/ checked
  * against GET_STATUS and GET_STATS after a known sequence of ioctls, a
- * waiter and a poller as debugfs shows them, the budget, and the events of
- * the "ksalloc" trace system through tracefs.  Needs ksalloc.ko loaded and
- * root; mounts debugfs and tracefs where they are not mounted.  With
- * KSALLOC_TRACEPOINTS=n in the environment (a module built so), the
+ * waiter and a poller as debugfs shows them, the budget, an owner's
+ * self-chosen name escaped, status adding up while frames move, and the
+ * events of the "ksalloc" trace system through tracefs.  Needs ksalloc.ko
+ * loaded and root; mounts debugfs and tracefs where they are not mounted.
+ * With KSALLOC_TRACEPOINTS=n in the environment (a module built so), the
  * tracepoint tests skip.  Run it in a VM (scripts/vm.sh), never on a
  * machine whose tracing it would disturb.
  */
@@ -19,6 +20,7 @@
 #include <inttypes.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -28,6 +30,7 @@
 #include <unistd.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <linux/ksalloc.h>
@@ -165,6 +168,46 @@ static int64_t kv(const char *path, const char *key)
 	return *end ? -1 : v;
 }
 
+/*
+ * The value of @key in @buf, a file's contents, as a number; -1 when no
+ * line has that key.  For two keys of one read of a file.
+ */
+static int64_t kv_in(const char *buf, const char *key)
+{
+	size_t klen = strlen(key);
+	const char *p;
+
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, klen) && p[klen] == ' ')
+			return strtoll(p + klen + 1, NULL, 0);
+	return -1;
+}
+
+/*
+ * Whether @path is made of exactly the lines of the @n keys @keys, each
+ * once, in any order: no other line, no key twice.
+ */
+static bool kv_exact_keys(const char *path, const char *const *keys, size_t n)
+{
+	char *buf = slurp(path), *line, *save = NULL;
+	unsigned int seen[16] = { 0 };
+	size_t lines = 0, i;
+	bool ok = buf && n <= 16;
+
+	for (line = ok ? strtok_r(buf, "\n", &save) : NULL; line && ok;
+	     line = strtok_r(NULL, "\n", &save), lines++) {
+		for (i = 0; i < n; i++) {
+			size_t klen = strlen(keys[i]);
+
+			if (!strncmp(line, keys[i], klen) && line[klen] == ' ')
+				break;
+		}
+		ok = i < n && !seen[i]++;
+	}
+	free(buf);
+	return ok && lines == n;
+}
+
 /* The path of file @name of the debugfs directory of allocator @id. */
 static const char *dbg(uint64_t id, const char *name)
 {
@@ -298,6 +341,33 @@ static void mount_fs(void)
 		mount("debugfs", DEBUGFS, "debugfs", 0, NULL);
 	if (!exists(TRACING "events"))
 		mount("tracefs", TRACEFS, "tracefs", 0, NULL);
+}
+
+/*
+ * The first @n CPUs this task may run on, in @cpus; returns how many
+ * there are, up to @n.
+ */
+static int allowed_cpus(int *cpus, int n)
+{
+	cpu_set_t set;
+	int cpu, k = 0;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return 0;
+	for (cpu = 0; cpu < CPU_SETSIZE && k < n; cpu++)
+		if (CPU_ISSET(cpu, &set))
+			cpus[k++] = cpu;
+	return k;
+}
+
+/* Binds the calling thread to @cpu; 0 or -errno. */
+static int pin(int cpu)
+{
+	cpu_set_t set;
+
+	CPU_ZERO(&set);
+	CPU_SET(cpu, &set);
+	return sched_setaffinity(0, sizeof(set), &set) ? -errno : 0;
 }
 
 /* A thread that sleeps in ALLOC or poll(), and what it got. */
@@ -631,6 +701,127 @@ TEST(debugfs_budget)
 	EXPECT_TRUE(wait_path(path, false));
 	EXPECT_EQ(before, settled_bytes());
 	EXPECT_EQ(allocators, kv(DBG "budget", "allocators"));
+}
+
+/* The name a task gives itself to forge lines, and how status shows it. */
+#define FORGED_COMM	"a\nallocs 9\t\\\x01"
+#define ESCAPED_COMM	"a\\nallocs 9\\t\\\\\\001"
+
+/* Frames an allocator from a thread named FORGED_COMM; its descriptor. */
+static void *forged_fn(void *arg)
+{
+	int *fd = arg;
+
+	*fd = prctl(PR_SET_NAME, FORGED_COMM) ? -errno : open_framed(4, 64, 0);
+	return NULL;
+}
+
+/*
+ * A task picks its own name: status escapes it, so that the file still has
+ * its six keys, each once, and owner_comm is the name on one line.
+ */
+TEST(debugfs_owner_comm_escaped)
+{
+	static const char *const keys[] = {
+		"state", "allocated_frames", "free_frames", "dispatch",
+		"owner_pid", "owner_comm",
+	};
+	pthread_t thread;
+	char val[64];
+	uint64_t id;
+	int fd = -1;
+
+	mount_fs();
+	ASSERT_EQ(0, pthread_create(&thread, NULL, forged_fn, &fd));
+	pthread_join(thread, NULL);
+	ASSERT_LE(0, fd);
+	id = get_id(fd);
+	ASSERT_NE(0, id);
+
+	EXPECT_TRUE(kv_exact_keys(dbg(id, "status"), keys, ARRAY_SIZE(keys)))
+		TH_LOG("status: not exactly its keys, each once");
+	EXPECT_EQ(ARRAY_SIZE(keys), kv_lines(dbg(id, "status")));
+	EXPECT_EQ(0, kv_str(dbg(id, "status"), "owner_comm", val, sizeof(val)));
+	EXPECT_STREQ(ESCAPED_COMM, val);
+	EXPECT_EQ(0, dkv(id, "status", "allocated_frames"));
+	EXPECT_EQ(getpid(), dkv(id, "status", "owner_pid"));
+	close(fd);
+}
+
+/* A thread bound to one CPU that allocates and frees until told to stop. */
+struct churner {
+	pthread_t thread;
+	int fd;
+	int cpu;
+	volatile bool stop;
+	long pairs;
+};
+
+static void *churn_fn(void *arg)
+{
+	struct churner *c = arg;
+	int64_t held[8];
+	int i, n;
+
+	if (pin(c->cpu))
+		return NULL;
+	while (!c->stop) {
+		for (n = 0; n < 8 && (held[n] = alloc_nowait(c->fd)) >= 0; n++)
+			;
+		for (i = 0; i < n; i++)
+			free_frame(c->fd, held[i]);
+		c->pairs += n;
+	}
+	return NULL;
+}
+
+/*
+ * While frames move through the caches, every read of status adds up:
+ * allocated_frames + free_frames is the framing's frames, and free_frames
+ * never more.  The two come from one look at the caches.
+ */
+TEST(debugfs_status_adds_up)
+{
+	struct churner c[2];
+	int cpus[2], ncpu, i, reads, bad = 0;
+	int64_t out, nfree;
+	uint64_t id;
+	char *buf;
+	int fd;
+
+	mount_fs();
+	ncpu = allowed_cpus(cpus, 2);
+	ASSERT_LE(1, ncpu);
+	fd = open_framed(64, 64, 0);
+	ASSERT_LE(0, fd);
+	id = get_id(fd);
+	for (i = 0; i < 2; i++) {
+		memset(&c[i], 0, sizeof(c[i]));
+		c[i].fd = fd;
+		c[i].cpu = cpus[i % ncpu];
+		ASSERT_EQ(0, pthread_create(&c[i].thread, NULL, churn_fn, &c[i]));
+	}
+	for (reads = 0; reads < 20000; reads++) {
+		buf = slurp(dbg(id, "status"));
+		ASSERT_NE(NULL, buf);
+		out = kv_in(buf, "allocated_frames");
+		nfree = kv_in(buf, "free_frames");
+		free(buf);
+		if (out < 0 || nfree < 0 || out + nfree != 64 || nfree > 64) {
+			if (!bad++)
+				TH_LOG("read %d: allocated_frames %" PRId64
+				       " free_frames %" PRId64, reads, out, nfree);
+		}
+	}
+	for (i = 0; i < 2; i++) {
+		c[i].stop = true;
+		pthread_join(c[i].thread, NULL);
+	}
+	EXPECT_EQ(0, bad);
+	EXPECT_LT(0, c[0].pairs + c[1].pairs);
+	EXPECT_EQ(0, dkv(id, "status", "allocated_frames"));
+	EXPECT_EQ(64, dkv(id, "status", "free_frames"));
+	close(fd);
 }
 
 /* Enables the ksalloc events on a cleared buffer. */

@@ -27,6 +27,14 @@
  * pool of a released allocator whose pages someone else still holds (a
  * pipe, a pin) stays in the budget's total_bytes, but not in allocators.
  *
+ * What that wait costs: a read is under way for the whole of the proxy's
+ * read(), and seq_read() copies to the reader's buffer inside it.  So a
+ * reader (only root reaches debugfs) whose buffer faults slowly, on
+ * userfaultfd or a FUSE mapping, holds up the release in debugfs_remove():
+ * its work item, and the allocator's memory, which stays taken from the
+ * budget until that read returns; module exit, which waits for the
+ * releases, waits for it too.  The allocator's lock is not held meanwhile.
+ *
  * A read takes the allocator's lock for a snapshot only, and formats
  * afterwards; nothing is copied to user space under a lock (seq_file).
  * As upstream asks, nothing here checks what debugfs returns: without

@@ -426,6 +426,7 @@ static void ksalloc_release(struct kref *ref)
  * @alloc: the allocator
  *
  * Context: Any context.
+ * Return: nothing.
  */
 void ksalloc_get(struct ksalloc *alloc)
 {
@@ -442,6 +443,7 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_get, "KSALLOC");
  * from a work item, so this never sleeps.
  *
  * Context: Any context; never sleeps.
+ * Return: nothing.
  */
 void ksalloc_put(struct ksalloc *alloc)
 {
@@ -503,6 +505,7 @@ static void ksalloc_wake_all_locked(struct ksalloc *alloc)
  * with interrupts disabled (on PREEMPT_RT: preemption disabled) is
  * deferred to a work item, with a one-time warning: the handle is then
  * closed a little later.
+ * Return: nothing.
  */
 void ksalloc_close(struct ksalloc *alloc)
 {

@@ -643,6 +643,7 @@ EXPORT_SYMBOL_IF_KUNIT(ksalloc_alloc_many);
  *
  * Context: Process context, with the allocator open (an ioctl of its
  * descriptor); never sleeps.
+ * Return: nothing.
  */
 void ksalloc_hand_to_user(struct ksalloc *alloc, const u32 *indices, u32 n)
 {
@@ -985,6 +986,7 @@ static noinline void ksalloc_free_frame_slow(struct ksalloc *alloc, void *frame,
  * interrupts disabled (on PREEMPT_RT also with preemption disabled, as
  * under a raw spinlock) is refused with a one-time warning, and keeps the
  * frame.
+ * Return: nothing; a refused frame stays the caller's.
  */
 void ksalloc_free_frame(struct ksalloc *alloc, void *frame)
 {

@@ -318,8 +318,9 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	mutex_lock(&ksalloc_all_lock);
 	list_add(&alloc->node, &ksalloc_all);
 	mutex_unlock(&ksalloc_all_lock);
-	trace_ksalloc_create(alloc);
 	ksalloc_debugfs_add(alloc);
+	/* After the directory: a tool that reacts to the event finds it. */
+	trace_ksalloc_create(alloc);
 	return alloc;
 
 err_free_cache:

@@ -54,8 +54,11 @@
  * Every load first prints a "sizes:" line, the sizes of the core's own
  * structures that the report's metadata row is made of.
  *
- * The benchmarks use only include/linux/ksalloc.h, as any outside driver,
- * so they measure whatever the core does behind the exported API.
+ * The benchmarks call only what include/linux/ksalloc.h exports, as any
+ * outside driver, so they measure whatever the core does behind the
+ * exported API.  Only the "sizes:" line, for the report's metadata row,
+ * needs more: for it this file includes the core's private module/core.h,
+ * for sizeof() of its structures alone (see that #include below).
  *
  * This file loads the module, sets up what the pairs allocate from, and
  * runs the modes asked for; ksalloc_bench.h says where the others are.

@@ -121,6 +121,25 @@ vm_exit_reason()
 	esac
 }
 
+# tcg_stale_int3 LOG: the guest's kernel died of an "Oops: int3" whose
+# trapping byte is no longer an int3.  The kernel patches its code (static
+# keys, jump labels) by writing int3 first and the new bytes after, and
+# runs the bytes it finds when the int3 traps; an Oops there, with the
+# "Code:" line (the bytes in memory) showing no 0xcc before the trapping
+# address, means the CPU executed code that was already rewritten: under
+# QEMU's multi-threaded TCG a vCPU can run a stale translation of a page
+# another vCPU patched.  Real hardware cannot do this after text_poke's
+# serialising IPIs, so run_guest boots such a guest once more.
+tcg_stale_int3()
+{
+	local code
+
+	grep -q 'Oops: int3' "$1" || return 1
+	code=$(grep -m1 -A6 'Oops: int3' "$1" | grep -m1 'Code: ') || return 1
+	[[ $code =~ ([0-9a-f]{2})\ \<[0-9a-f]{2}\> ]] || return 1
+	[[ ${BASH_REMATCH[1]} != cc ]]
+}
+
 # run_guest [OPTION...] LABEL KERNEL INIT [SRC:DEST...]
 #
 # Boots KERNEL (a flavour of scripts/kernels.sh) with an initramfs of INIT
@@ -128,7 +147,8 @@ vm_exit_reason()
 # the guest's "GUEST-PASS: name", "GUEST-FAIL: name" and "GUEST-SKIP:
 # name" lines into "PASS: LABEL/KERNEL/name" (FAIL:, SKIP:) on stdout.  A
 # guest that reports FAIL, crashes, stops without a result or times out
-# adds "FAIL: LABEL/KERNEL/guest (why, vm.sh exit N, see LOG)".
+# adds "FAIL: LABEL/KERNEL/guest (why, vm.sh exit N, see LOG)".  A guest
+# that died of a stale int3 (tcg_stale_int3) boots once more.
 #
 #   --name NAME         the files' name (default LABEL-KERNEL): the image
 #                       $tools/NAME.cpio.gz, the console log $logs/NAME.log
@@ -195,16 +215,24 @@ run_guest()
 	rm -f "${confs[@]}"
 
 	local -a ps
-	"$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$k")" --initrd "$img" \
-		--smp "$smp" --timeout "$timeout" "${vm[@]}" --quiet --log "$log" \
-		${qemu[@]:+-- "${qemu[@]}"} </dev/null 2>&1 |
-		tr -d '\r' | if $live; then tee "$GUEST_OUT" >&2; else cat >"$GUEST_OUT"; fi ||
-		true
-	ps=("${PIPESTATUS[@]}")
-	# vm.sh's status first; a lost console (tr, tee or cat failing) is a
-	# failure too, since the check lines may be incomplete.
-	rc=${ps[0]}
-	[[ $rc -ne 0 || "${ps[*]}" == "0 0 0" ]] || rc=4
+	local try
+	for try in 1 2; do
+		"$here/vm.sh" --kernel "$("$here/kernels.sh" vmlinux "$k")" \
+			--initrd "$img" --smp "$smp" --timeout "$timeout" "${vm[@]}" \
+			--quiet --log "$log" ${qemu[@]:+-- "${qemu[@]}"} </dev/null 2>&1 |
+			tr -d '\r' |
+			if $live; then tee "$GUEST_OUT" >&2; else cat >"$GUEST_OUT"; fi ||
+			true
+		ps=("${PIPESTATUS[@]}")
+		# vm.sh's status first; a lost console (tr, tee or cat failing)
+		# is a failure too, since the check lines may be incomplete.
+		rc=${ps[0]}
+		[[ $rc -ne 0 || "${ps[*]}" == "0 0 0" ]] || rc=4
+		[[ $rc -eq 3 && $try -eq 1 ]] && tcg_stale_int3 "$log" || break
+		cp "$log" "$log.stale-int3"
+		msg "$label/$k: the guest ran an int3 that was no longer in memory" \
+			"(a QEMU TCG artefact, see $log.stale-int3); booting it again"
+	done
 	sed -n "s|^GUEST-PASS: |PASS: $label/$k/|p; s|^GUEST-FAIL: |FAIL: $label/$k/|p;
 		s|^GUEST-SKIP: |SKIP: $label/$k/|p" "$GUEST_OUT"
 	[[ -z $show ]] || grep -E "$show" "$GUEST_OUT" | sed "s|^|$k: |" >&2 || true

@@ -12,6 +12,12 @@
  * With KSALLOC_TRACEPOINTS=n in the environment (a module built so), the
  * tracepoint tests skip.  Run it in a VM (scripts/vm.sh), never on a
  * machine whose tracing it would disturb.
+ *
+ * One event is not checked here: ksalloc_wait_end with result=closed.  It
+ * needs the handle closed under a waiter, but the close is the last
+ * release of the allocator's file, and a waiter in user space is in an
+ * ioctl of that file, which keeps it from being released.  Only a waiter
+ * in the kernel (ksalloc_alloc_frame_wait()) can see it.
  */
 #define _GNU_SOURCE
 #include <dirent.h>
@@ -21,6 +27,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -1024,6 +1031,129 @@ TEST_F(trace, wait_timeout_and_handoff)
 	EXPECT_TRUE(field_is(self->line, "result", "served")) TH_LOG("%s", self->line);
 	EXPECT_EQ(0, field(self->line, "index"));
 	EXPECT_LE(0, field(self->line, "waited_ns"));
+	close(fd);
+}
+
+/* SIGUSR1's handler: the signal is there to interrupt ALLOC, nothing else. */
+static void on_signal(int sig)
+{
+}
+
+/*
+ * A signal ends a blocking ALLOC with -EINTR, with or without SA_RESTART
+ * (SPEC 7.3): wait_end says "signal", with no frame.
+ */
+TEST_F(trace, wait_signal)
+{
+	static const int flags[] = { 0, SA_RESTART };
+	struct sigaction sa = { .sa_handler = on_signal }, old;
+	struct sleeper s;
+	uint64_t id;
+	size_t i;
+	int fd;
+
+	fd = open_framed(1, 64, 0);
+	ASSERT_LE(0, fd);
+	id = get_id(fd);
+	ASSERT_EQ(0, alloc_nowait(fd));
+	for (i = 0; i < ARRAY_SIZE(flags); i++) {
+		sa.sa_flags = flags[i];
+		ASSERT_EQ(0, sigaction(SIGUSR1, &sa, i ? NULL : &old));
+		/* A clear buffer, the events left on. */
+		ASSERT_EQ(0, write_str(TRACING "trace", ""));
+		ASSERT_EQ(0, start(&s, fd, 5000000000LL, alloc_fn));
+		ASSERT_TRUE(wait_kv(id, "waiters", "waiters", 1));
+		ASSERT_EQ(0, pthread_kill(s.thread, SIGUSR1));
+		pthread_join(s.thread, NULL);
+		EXPECT_EQ(-EINTR, s.ret) TH_LOG("sa_flags %#x", flags[i]);
+		free(self->buf);
+		self->buf = slurp(TRACING "trace");
+		ASSERT_NE(NULL, self->buf);
+		ASSERT_NE(NULL, trace_find(self->buf, "ksalloc_wait_end", id,
+					   self->line, sizeof(self->line)))
+			TH_LOG("no ksalloc_wait_end id=%" PRIu64, id);
+		EXPECT_TRUE(field_is(self->line, "result", "signal"))
+			TH_LOG("sa_flags %#x: %s", flags[i], self->line);
+		/* No frame: the kernel's KSALLOC_NO_FRAME, U32_MAX. */
+		EXPECT_EQ(UINT32_MAX, field(self->line, "index"));
+		EXPECT_LT(0, field(self->line, "waited_ns"));
+		EXPECT_GT(5000000000LL, field(self->line, "waited_ns"));
+	}
+	sigaction(SIGUSR1, &old, NULL);
+	EXPECT_EQ(0, dkv(id, "waiters", "waiters"));
+	close(fd);
+}
+
+/*
+ * A free that finds this CPU's cache full sends a batch of it to the shared
+ * stack: cache_flush, on that CPU.  48 frames taken and given back one by
+ * one on one CPU overflow its cache, which holds 32.
+ */
+TEST_F(trace, cache_flush)
+{
+	int64_t held[48], frames;
+	int cpu, i;
+	uint64_t id;
+	int fd;
+
+	ASSERT_EQ(1, allowed_cpus(&cpu, 1));
+	ASSERT_EQ(0, pin(cpu));
+	fd = open_framed(64, 64, 0);
+	ASSERT_LE(0, fd);
+	id = get_id(fd);
+	for (i = 0; i < 48; i++) {
+		held[i] = alloc_nowait(fd);
+		ASSERT_LE(0, held[i]);
+	}
+	for (i = 0; i < 48; i++)
+		ASSERT_EQ(0, free_frame(fd, held[i]));
+	self->buf = slurp(TRACING "trace");
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_NE(NULL, trace_find(self->buf, "ksalloc_cache_flush", id,
+				   self->line, sizeof(self->line)))
+		TH_LOG("no ksalloc_cache_flush id=%" PRIu64, id);
+	EXPECT_EQ(cpu, field(self->line, "cpu")) TH_LOG("%s", self->line);
+	frames = field(self->line, "frames");
+	EXPECT_LT(0, frames) TH_LOG("%s", self->line);
+	EXPECT_GE(32, frames) TH_LOG("%s", self->line);
+	EXPECT_EQ(64, dkv(id, "status", "free_frames"));
+	close(fd);
+}
+
+/*
+ * An allocation on one CPU when every free frame sits in another CPU's
+ * cache takes them from there: cache_steal names that other CPU.  Eight
+ * frames: the first ALLOC on CPU A moves the other seven into A's cache,
+ * and the shared stack is empty.
+ */
+TEST_F(trace, cache_steal)
+{
+	char key[2][16];
+	int cpus[2], i;
+	uint64_t id;
+	int fd;
+
+	if (allowed_cpus(cpus, 2) < 2)
+		SKIP(return, "needs two CPUs");
+	for (i = 0; i < 2; i++)
+		snprintf(key[i], sizeof(key[i]), "cpu%d", cpus[i]);
+	ASSERT_EQ(0, pin(cpus[0]));
+	fd = open_framed(8, 64, 0);
+	ASSERT_LE(0, fd);
+	id = get_id(fd);
+	ASSERT_EQ(0, alloc_nowait(fd));
+	EXPECT_EQ(7, dkv(id, "caches", key[0]));
+	EXPECT_EQ(0, dkv(id, "caches", key[1]));
+	ASSERT_EQ(0, pin(cpus[1]));
+	ASSERT_LE(0, alloc_nowait(fd));
+	self->buf = slurp(TRACING "trace");
+	ASSERT_NE(NULL, self->buf);
+	ASSERT_NE(NULL, trace_find(self->buf, "ksalloc_cache_steal", id,
+				   self->line, sizeof(self->line)))
+		TH_LOG("no ksalloc_cache_steal id=%" PRIu64, id);
+	EXPECT_EQ(cpus[0], field(self->line, "cpu")) TH_LOG("%s", self->line);
+	EXPECT_EQ(7, field(self->line, "frames")) TH_LOG("%s", self->line);
+	EXPECT_EQ(2, dkv(id, "status", "allocated_frames"));
 	close(fd);
 }
 

@@ -9,13 +9,9 @@
  *
  * Run with:
  *	./tools/testing/kunit/kunit.py run --kunitconfig=drivers/misc/ksalloc/kunit
- *
- * That configuration has no fault injection, so ksalloc_fault_inject_test
- * skips (as it does in scripts/kunit.sh's default UML profile).  To run
- * it, add what scripts/kunit.sh --profile kasan adds for it:
- *	--kconfig_add CONFIG_DEBUG_FS=y --kconfig_add CONFIG_FAULT_INJECTION=y
- *	--kconfig_add CONFIG_FAULT_INJECTION_DEBUG_FS=y
- *	--kconfig_add CONFIG_FAILSLAB=y --kconfig_add CONFIG_FAIL_PAGE_ALLOC=y
+ * which skips ksalloc_fault_inject_test, as scripts/kunit.sh's UML run does:
+ * it needs --kconfig_add CONFIG_...=y of DEBUG_FS, FAULT_INJECTION, FAILSLAB,
+ * FAULT_INJECTION_DEBUG_FS and FAIL_PAGE_ALLOC, as the kasan profile adds.
  */
 
 #include <kunit/test.h>
@@ -992,22 +988,14 @@ static void ksalloc_poll_edges_test(struct kunit *test)
  * What a user sets in debugfs before failing allocations through fail-nth
  * (Documentation/fault-injection/fault-injection.rst): every slab and page
  * allocation may fail, also one that may sleep, one of order 0 and one
- * that may come from highmem, and the failures are quiet.
- *
- * These knobs are the whole system's, not the case's: while the case runs,
- * every other user of failslab and fail_page_alloc (another task's
- * fail-nth, a fuzzer) sees them changed; KUnit's cleanup sets them back to
- * what they said.  Run the case on a test kernel only.
- *
- * Not set, nor restored: failslab/cache-filter.  Where it reads Y, failslab
- * fails only the caches marked in /sys/kernel/slab/NAME/failslab, before
- * fail-nth counts the allocation, so no slab allocation of ksalloc is
- * failed and the case tests the page allocations alone.  Neither is the
- * stack-trace filter (stacktrace-depth, require-start, require-end,
- * reject-start, reject-end, with FAULT_INJECTION_STACKTRACE_FILTER), which
- * fail-nth obeys too.  Both are at their defaults (N, no filter) on a
- * fresh boot, as in scripts/kunit.sh.  fail-nth itself ignores
- * probability, interval, times, space and task-filter.
+ * that may come from highmem, and the failures are quiet.  These knobs
+ * are the whole system's: every other user of failslab and fail_page_alloc
+ * sees them changed until KUnit's cleanup sets them back.  Neither set nor
+ * restored: failslab/cache-filter (when Y, only the caches marked in
+ * /sys/kernel/slab/NAME/failslab fail, none of ksalloc's, and fail-nth
+ * does not even count their allocations) and the stack-trace filter
+ * (stacktrace-depth, require-*, reject-*), which fail-nth obeys too.  A
+ * fresh boot has both off.
  */
 static const struct {
 	const char *path;

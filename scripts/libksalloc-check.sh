@@ -432,7 +432,7 @@ top_pipe()
 	ptyrun_top "$work/pty-pipe" --expect 'top exit [0-9]+' -- sh -c \
 		"$trap"'{ "$0" top --interval 0.1; echo "top exit $?" >&2; } | head -n 1 >/dev/null' \
 		"$o/ksalloc-ctl" &&
-		grep -aq "^top exit $want" "$work/pty-pipe.out" &&
+		grep -aEq "^top exit ${want}([^0-9]|$)" "$work/pty-pipe.out" &&
 		grep -qx 'ptyrun: terminal restored' "$work/pty-pipe"
 }
 

@@ -236,7 +236,7 @@ check top-pty-sigquit-restores $T/pty-quit sigquit_restores
 top_pipe() {
 	pty "$1" --check-termios --expect 'top exit [0-9]+' -- sh -c \
 		"${3:-}"'{ ksalloc-ctl top --interval 0.2; echo "top exit $?" >&2; } | head -n 1 >/dev/null'
-	grep -q "^top exit $2" "$1.out" && grep -q 'terminal restored' "$1"
+	grep -Eq "^top exit ${2}([^0-9]|$)" "$1.out" && grep -q 'terminal restored' "$1"
 }
 # The reader goes: SIGPIPE ends top; ignored, the write error does (1).
 check top-pipe-sigpipe-restores $T/pipe.out top_pipe $T/pipe 141

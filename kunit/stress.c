@@ -989,17 +989,21 @@ struct ksalloc_steal {
 static int ksalloc_steal_spin_fn(void *data)
 {
 	struct ksalloc_steal *s = data;
-	u64 end;
+	unsigned int us;
 
+	/*
+	 * Count microseconds rather than read a clock: with interrupts off,
+	 * the NMI-safe clock races with the timekeeper on the other CPU,
+	 * and KCSAN says so.
+	 */
 	local_irq_disable();
-	end = ktime_get_mono_fast_ns() + 3 * NSEC_PER_SEC;
 	WRITE_ONCE(s->spinning, true);
-	while (!READ_ONCE(s->allocated)) {
-		if (ktime_get_mono_fast_ns() > end) {
+	for (us = 0; !READ_ONCE(s->allocated); us++) {
+		if (us >= 3 * USEC_PER_SEC) {
 			s->spin_timed_out = true;
 			break;
 		}
-		cpu_relax();
+		udelay(1);
 	}
 	local_irq_enable();
 	complete(&s->spin_done);

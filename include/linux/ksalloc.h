@@ -22,11 +22,15 @@
 #ifndef _LINUX_KSALLOC_H
 #define _LINUX_KSALLOC_H
 
+#include <linux/dma-direction.h>
 #include <linux/types.h>
 #include <linux/module.h>
 #include <uapi/linux/ksalloc.h>
 
+struct device;
 struct file;
+struct page;
+struct scatterlist;
 struct ksalloc;
 
 /*
@@ -75,5 +79,72 @@ int  ksalloc_get_stats(struct ksalloc *alloc, struct ksalloc_stats *stats);
 int  ksalloc_frame_to_user(struct ksalloc *alloc, void *frame);
 u32  ksalloc_frame_index(struct ksalloc *alloc, const void *frame);
 void *ksalloc_frame_ptr(struct ksalloc *alloc, u32 index);
+
+/*
+ * Frames a device can use (SPEC 8).  The Linux form of
+ * KsCreateDefaultAllocatorEx() and of an AVStream device's adapter object.
+ */
+
+/* struct ksalloc_params::flags */
+#define KSALLOC_CREATE_CONTIG	0x1	/* each frame physically contiguous */
+#define KSALLOC_CREATE_DEVICE	0x2	/* pages from dma_alloc_pages() for @dev */
+
+/**
+ * struct ksalloc_backing_ops - custom backing, as KsCreateDefaultAllocatorEx()
+ * @alloc: returns @size bytes of physically contiguous memory, as
+ *         @size >> PAGE_SHIFT consecutive struct pages, each holding its own
+ *         reference (order-0 pages, alloc_pages_exact_nid(), split_page()),
+ *         from node @node if it can; @gfp is what the core would use
+ *         (__GFP_ACCOUNT included, so that the memory cgroup pays).  Sets
+ *         *@dma to the bus address when the backing mapped the memory for the
+ *         bound device itself, else leaves DMA_MAPPING_ERROR there and the
+ *         core maps it.  NULL when it has none; the creation then fails with
+ *         -ENOMEM.  Never writes anything into the memory after returning.
+ * @free: takes back what @alloc returned, with the same @size and @dma; the
+ *        core calls it once nobody else holds a page (a pipe, a pin).
+ *
+ * @size is PAGE_SIZE, or the stride with %KSALLOC_CREATE_CONTIG.  Both are
+ * called in process context and may sleep.
+ */
+struct ksalloc_backing_ops {
+	struct page *(*alloc)(void *priv, size_t size, int node, gfp_t gfp,
+			      dma_addr_t *dma);
+	void (*free)(void *priv, struct page *page, size_t size, dma_addr_t dma);
+};
+
+/**
+ * struct ksalloc_params - what ksalloc_create_ex() creates
+ * @framing: frame count, size, alignment mask and pool type (NONPAGED)
+ * @flags: %KSALLOC_CREATE_CONTIG, %KSALLOC_CREATE_DEVICE
+ * @dev: the device to bind the allocator to, or NULL
+ * @dir: the direction of the device's transfers, with @dev
+ * @node: the NUMA node of the memory; NUMA_NO_NODE means @dev's node, or
+ *        any node without @dev
+ * @ops: custom backing, or NULL
+ * @ops_priv: passed to @ops
+ */
+struct ksalloc_params {
+	const struct ksalloc_framing *framing;
+	unsigned int flags;
+	struct device *dev;
+	enum dma_data_direction dir;
+	int node;
+	const struct ksalloc_backing_ops *ops;
+	void *ops_priv;
+};
+
+struct ksalloc *ksalloc_create_ex(const struct ksalloc_params *params);
+int  ksalloc_bind(struct ksalloc *alloc, struct device *dev,
+		  enum dma_data_direction dir);
+void ksalloc_unbind(struct ksalloc *alloc);
+dma_addr_t ksalloc_frame_dma(struct ksalloc *alloc, u32 index, u32 offset,
+			     u32 *len);
+int  ksalloc_frame_sg(struct ksalloc *alloc, u32 index,
+		      struct scatterlist *sg, unsigned int nents);
+void ksalloc_sync_for_device(struct ksalloc *alloc, u32 index, u32 offset,
+			     u32 len);
+void ksalloc_sync_for_cpu(struct ksalloc *alloc, u32 index, u32 offset,
+			  u32 len);
+int  ksalloc_install_fd(struct ksalloc *alloc, unsigned int flags);
 
 #endif /* _LINUX_KSALLOC_H */

@@ -162,6 +162,7 @@ tcg_stale_int3()
 #   --smp N, --mem MB, --timeout SECONDS, --icount, --strict
 #                       passed to scripts/vm.sh (default --smp 2
 #                       --timeout 900)
+#   --append CMDLINE    more kernel command line (may repeat)
 #   --qemu ARG          one more QEMU argument (may repeat)
 #   --show REGEX        console lines matching REGEX (extended) also go to
 #                       stderr, as "KERNEL: line"
@@ -189,6 +190,7 @@ run_guest()
 		--smp) smp=$2; shift ;;
 		--timeout) timeout=$2; shift ;;
 		--mem) vm+=(--mem "$2"); shift ;;
+		--append) vm+=(--append "$2"); shift ;;
 		--icount | --strict) vm+=("$1") ;;
 		--qemu) qemu+=("$2"); shift ;;
 		--show) show=$2; shift ;;
@@ -252,4 +254,74 @@ run_guest()
 		echo "FAIL: $label/$k/guest ($what, vm.sh exit $rc, see $log)"
 		return 1
 	fi
+}
+
+# The QEMU machines with an edu PCI device (1234:11e8) that scripts/dma.sh
+# runs and `make run DEMO=edu` boots, all under TCG.  edu masks the
+# addresses it uses with its dma_mask property, so the driver's dma_bits
+# (ksalloc_producer.ko) must say the same: 28 bits by default.
+# shellcheck disable=SC2034 # for the scripts that source this
+readonly EDU_MACHINES="plain64 mask28 iommu swiotlb numa"
+readonly EDU_MASK64=dma_mask=0xffffffffffffffff
+
+# edu_machine NAME: sets EDU_QEMU (QEMU arguments), EDU_MEM (MiB),
+# EDU_APPEND (kernel command line) and EDU_CONF, the lines of
+# /etc/ksalloc-dma.conf that tell scripts/guest/dma.sh what to expect
+# (see there).  Returns 1 for an unknown NAME.
+#
+#   plain64  no IOMMU, a 64-bit mask: both streams
+#   mask28   1 GiB and edu's 28-bit mask, so that plain pages lie above
+#            it: device memory streams; a user-framed pool either streams
+#            or its binding fails with ERANGE
+#   iommu    q35 with an Intel IOMMU (before edu on the command line) and
+#            intel_iommu=on, 28 bits: the IOMMU remaps every page
+#   swiotlb  swiotlb=force, 64 bits: every transfer is bounced, so a
+#            missing sync shows as a stale frame
+#   numa     two nodes of 1 GiB, one CPU each, edu behind a pxb-pcie host
+#            bridge on node 1: the device memory comes from node 1
+# shellcheck disable=SC2034,SC2054 # globals for the caller; commas are QEMU's
+edu_machine()
+{
+	local bits=64 user=pass create=pass node='' dmesg='' iommu=0 swiotlb=0
+
+	EDU_MEM=1024 EDU_APPEND=''
+	case $1 in
+	plain64) EDU_QEMU=(-device "edu,$EDU_MASK64") ;;
+	mask28)
+		EDU_QEMU=(-device edu)
+		bits=28 user=pass-or-erange
+		;;
+	iommu)
+		EDU_QEMU=(-M q35 -device intel-iommu,intremap=off -device edu)
+		EDU_APPEND=intel_iommu=on
+		bits=28 iommu=1
+		dmesg='DMAR: Intel\(R\) Virtualization Technology for Directed I/O'
+		;;
+	swiotlb)
+		EDU_QEMU=(-device "edu,$EDU_MASK64")
+		EDU_APPEND=swiotlb=force
+		dmesg='software IO TLB: (mapped|area num)' swiotlb=1
+		;;
+	numa)
+		EDU_MEM=2048
+		EDU_QEMU=(-M q35
+			-object memory-backend-ram,id=m0,size=1G
+			-object memory-backend-ram,id=m1,size=1G
+			-numa node,nodeid=0,cpus=0,memdev=m0
+			-numa node,nodeid=1,cpus=1,memdev=m1
+			-device pxb-pcie,id=pxb1,bus_nr=128,numa_node=1
+			-device pcie-root-port,id=rp1,bus=pxb1,chassis=1
+			-device "edu,bus=rp1,$EDU_MASK64")
+		user=no node=1
+		;;
+	*) return 1 ;;
+	esac
+	EDU_CONF="MACHINE=$1
+DMA_BITS=$bits
+USER_STREAM=$user
+CREATE=$create
+NODE=$node
+IOMMU=$iommu
+SWIOTLB=$swiotlb
+DMESG='$dmesg'"
 }

@@ -4,9 +4,11 @@
 # debug-kernel.sh - the "debug" kernel of scripts/kernels.sh.
 #
 # 6.12 from linux-source-6.12 with KASAN, lockdep, DEBUG_ATOMIC_SLEEP,
-# DEBUG_LIST, kmemleak and fault injection, configured down to what the
-# QEMU guests use, and built with loadable modules so that ksalloc.ko is
-# built against it out of tree like against the stock kernels.
+# DEBUG_LIST, kmemleak, fault injection and DMA_API_DEBUG, configured down
+# to what the QEMU guests use (PCI with MSI, the Intel IOMMU, swiotlb and
+# NUMA for the machines of scripts/dma.sh), and built with loadable modules
+# so that ksalloc.ko is built against it out of tree like against the
+# stock kernels.
 
 set -euo pipefail
 
@@ -19,7 +21,7 @@ usage()
 	cat <<EOF
 Usage: $PROG kdir|vmlinuz|version
 
-Builds the debug kernel the first time (about 10 minutes on two cores;
+Builds the debug kernel the first time (10 to 15 minutes on two cores;
 later runs only check it), in .debug-kasan of the kernel tree that
 scripts/deps.sh unpacks, then prints:
 
@@ -33,15 +35,20 @@ EOF
 
 # What the guests need (a serial console, an initramfs, devtmpfs, modules,
 # 32-bit binaries, cgroup v2 with the memory controller, the file
-# descriptors trinity makes), then the debugging options.
+# descriptors trinity makes; PCI with MSI and PCI Express ports, the Intel
+# IOMMU, swiotlb and ACPI NUMA for the edu machines of scripts/dma.sh),
+# then the debugging options.
 opts=(SMP SERIAL_8250 SERIAL_8250_CONSOLE BLK_DEV_INITRD RD_GZIP DEVTMPFS
       DEVTMPFS_MOUNT MODULES MODULE_UNLOAD BINFMT_ELF BINFMT_SCRIPT
       IA32_EMULATION PROC_FS SYSFS TMPFS SHMEM MULTIUSER FUTEX EPOLL
       SIGNALFD TIMERFD EVENTFD INOTIFY_USER FANOTIFY USERFAULTFD NET UNIX
       CGROUPS MEMCG HIGH_RES_TIMERS
+      PCI PCI_MSI PCIEPORTBUS IOMMU_SUPPORT INTEL_IOMMU SWIOTLB NUMA
+      X86_64_ACPI_NUMA
       DEBUG_KERNEL KASAN KASAN_GENERIC KASAN_VMALLOC PROVE_LOCKING
       DEBUG_ATOMIC_SLEEP DEBUG_LIST DEBUG_FS DEBUG_KMEMLEAK FAULT_INJECTION
-      FAILSLAB FAIL_PAGE_ALLOC FAULT_INJECTION_DEBUG_FS)
+      FAILSLAB FAIL_PAGE_ALLOC FAULT_INJECTION_DEBUG_FS
+      DMA_API_DEBUG DMA_API_DEBUG_SG)
 
 configure()
 {

@@ -6,7 +6,7 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
-.PHONY: all modules modules_install install clean check kunit lint run bench fuzz soak help
+.PHONY: all modules modules_install install clean check kunit lint run dma bench fuzz soak help
 
 all modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -32,8 +32,22 @@ kunit:
 lint:
 	scripts/lint.sh
 
+# DEMO=edu streams from QEMU's edu PCI device by DMA instead of the timer.
 run:
-	scripts/run.sh
+	scripts/run.sh $(if $(DEMO),--demo $(DEMO))
+
+# The edu device in every machine of scripts/dma.sh on 6.1, 6.12 and
+# 6.12-rt, then plain64 and iommu on the debug kernel (DMA_API_DEBUG).
+# DMA_ARGS takes options of scripts/dma.sh instead, e.g. "--kernel 6.12
+# --machine numa".
+dma:
+ifeq ($(DMA_ARGS),)
+	status=0; scripts/dma.sh || status=1; \
+	scripts/dma.sh --kernel debug --machine plain64 --machine iommu || status=1; \
+	exit $$status
+else
+	scripts/dma.sh $(DMA_ARGS)
+endif
 
 bench:
 	scripts/bench.sh
@@ -51,7 +65,8 @@ soak:
 help:
 	@echo 'make            build ksalloc.ko for the running kernel (KDIR=... for another)'
 	@echo 'make install    libksalloc, its header and pkg-config file, ksalloc-ctl and its man page (DESTDIR=, PREFIX=)'
-	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc'
+	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc (DEMO=edu: from QEMU'"'"'s edu PCI device by DMA)'
+	@echo 'make dma        the edu device on 6.1, 6.12, 6.12-rt in 5 machines (IOMMU, swiotlb, NUMA, ...), then on the debug kernel'
 	@echo 'make check      every test; ends with "N passed, N failed, N skipped"'
 	@echo 'make kunit      the KUnit suite alone (UML, lockdep, KASAN, UBSAN)'
 	@echo 'make lint       checkpatch, kernel-doc and the uapi header checks'

@@ -36,6 +36,8 @@
 
 #include <linux/bitmap.h>
 #include <linux/cpuhotplug.h>
+#include <linux/device.h>
+#include <linux/dma-mapping.h>
 #include <linux/err.h>
 #include <linux/kref.h>
 #include <linux/list.h>
@@ -44,6 +46,8 @@
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/mutex.h>
+#include <linux/nodemask.h>
+#include <linux/numa.h>
 #include <linux/overflow.h>
 #include <linux/percpu.h>
 #include <linux/rcupdate.h>
@@ -93,13 +97,6 @@ atomic_t ksalloc_rechecks = ATOMIC_INIT(0);
 static void ksalloc_reap(struct work_struct *work);
 static DECLARE_DELAYED_WORK(ksalloc_reap_work, ksalloc_reap);
 
-/* What kvmalloc() of @size takes at least. */
-static size_t ksalloc_kv_bytes(size_t size)
-{
-	return size > KMALLOC_MAX_CACHE_SIZE ? PAGE_ALIGN(size) :
-	       kmalloc_size_roundup(size);
-}
-
 /**
  * struct ksalloc_layout - what a framing costs
  * @stride: distance between two frames
@@ -118,13 +115,16 @@ struct ksalloc_layout {
 
 /*
  * Checks a framing against the ABI and the module limits, and works out
- * what it costs (everything counts, SPEC 7.8).  Returns 0, -EINVAL for a
- * framing that is malformed, -ENOMEM for one that is too large.
+ * what it costs with the backing of @p (everything counts, SPEC 7.8).
+ * Returns 0, -EINVAL for a framing that is malformed, -ENOMEM for one that
+ * is too large.
  */
-static int ksalloc_check_framing(const struct ksalloc_framing *f,
+static int ksalloc_check_framing(const struct ksalloc_params *p,
 				 struct ksalloc_layout *l)
 {
+	const struct ksalloc_framing *f = p->framing;
 	u64 st, total, limit = READ_ONCE(ksalloc_max_pool_bytes);
+	size_t chunks;
 
 	if (f->reserved || (f->flags & ~KSALLOC_REQUIREMENTF_ALL))
 		return -EINVAL;
@@ -139,6 +139,9 @@ static int ksalloc_check_framing(const struct ksalloc_framing *f,
 		return -EINVAL;
 
 	st = round_up((u64)f->frame_size, (u64)f->alignment + 1);
+	/* A contiguous frame is a whole allocation of its own. */
+	if (p->flags & KSALLOC_CREATE_CONTIG)
+		st = PAGE_ALIGN(st);
 	if (st > U32_MAX || check_mul_overflow(st, (u64)f->frames, &total) ||
 	    total > limit)
 		return -ENOMEM;
@@ -155,6 +158,10 @@ static int ksalloc_check_framing(const struct ksalloc_framing *f,
 		       ksalloc_kv_bytes((l->pool >> PAGE_SHIFT) * sizeof(struct page *)) +
 		       DIV_ROUND_UP(l->pool >> PAGE_SHIFT, PTRS_PER_PTE) * PAGE_SIZE +
 		       sizeof(struct vm_struct) + sizeof(struct vmap_area);
+	/* The backing's bus address of each chunk lives as long as the pages. */
+	chunks = p->flags & KSALLOC_CREATE_CONTIG ? f->frames : l->pool >> PAGE_SHIFT;
+	if (p->ops || (p->flags & KSALLOC_CREATE_DEVICE))
+		l->pool_cost += ksalloc_kv_bytes(chunks * sizeof(dma_addr_t));
 	l->meta_cost = ksalloc_kv_bytes((size_t)f->frames * sizeof(u32)) +
 		       ksalloc_kv_bytes(l->state) +
 		       (size_t)num_possible_cpus() * sizeof(struct ksalloc_cache) +
@@ -165,7 +172,7 @@ static int ksalloc_check_framing(const struct ksalloc_framing *f,
 }
 
 /* Takes @bytes out of the global budget, or fails with -ENOMEM. */
-static int ksalloc_charge(size_t bytes)
+int ksalloc_charge(size_t bytes)
 {
 	u64 limit = READ_ONCE(ksalloc_max_total_bytes);
 	s64 cur = atomic64_read(&ksalloc_total_bytes);
@@ -177,7 +184,7 @@ static int ksalloc_charge(size_t bytes)
 	return 0;
 }
 
-static void ksalloc_uncharge(size_t bytes)
+void ksalloc_uncharge(size_t bytes)
 {
 	atomic64_sub(bytes, &ksalloc_total_bytes);
 }
@@ -188,46 +195,6 @@ u64 ksalloc_charged_bytes(void)
 	return atomic64_read(&ksalloc_total_bytes);
 }
 EXPORT_SYMBOL_IF_KUNIT(ksalloc_charged_bytes);
-
-static void ksalloc_free_pages(struct page **pages, unsigned int n)
-{
-	while (n--)
-		__free_page(pages[n]);
-	kvfree(pages);
-}
-
-/*
- * Allocates the pool page by page, charged to the active memory cgroup,
- * and maps it contiguously.  The pages and their array stay ours: the
- * release unmaps the pool and frees them once nobody else holds them.
- */
-static int ksalloc_alloc_pool(struct ksalloc *alloc, size_t bytes)
-{
-	unsigned int i;
-
-	alloc->nr_pages = bytes >> PAGE_SHIFT;
-	alloc->pages = kvcalloc(alloc->nr_pages, sizeof(*alloc->pages),
-				GFP_KERNEL_ACCOUNT);
-	if (!alloc->pages)
-		return -ENOMEM;
-
-	for (i = 0; i < alloc->nr_pages; i++) {
-		alloc->pages[i] = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO |
-					     __GFP_NOWARN);
-		if (!alloc->pages[i])
-			goto err_free_pages;
-		cond_resched();
-	}
-
-	alloc->pool = vmap(alloc->pages, alloc->nr_pages, VM_MAP, PAGE_KERNEL);
-	if (!alloc->pool)
-		goto err_free_pages;
-	return 0;
-
-err_free_pages:
-	ksalloc_free_pages(alloc->pages, i);
-	return -ENOMEM;
-}
 
 static void ksalloc_release_work(struct work_struct *work);
 static void ksalloc_close_work(struct work_struct *work);
@@ -251,55 +218,40 @@ static void ksalloc_init_layout(struct ksalloc *alloc,
 	get_task_comm(alloc->owner_comm, current);
 }
 
-/**
- * ksalloc_create() - create an allocator with a preallocated pool
- * @framing: frame count, size, alignment mask and pool type
- *
- * The Linux form of KsCreateAllocator().  Every frame is allocated here, so
- * that allocating a frame later never allocates memory.  The pool and the
- * metadata are charged to the active memory cgroup (the caller's, unless
- * set_active_memcg() says otherwise) and, all of it, to the module's
- * budget (max_pool_bytes, max_total_bytes).
- *
- * Context: Process context; may sleep.
- * Return: the allocator, holding one reference that ksalloc_close() drops,
- * or ERR_PTR(-EINVAL) for a malformed framing, ERR_PTR(-ENOMEM) for one over
- * the module's limits or when memory runs out.
+/*
+ * What ksalloc_create_ex() refuses with -EINVAL before looking at the
+ * framing: unknown flags, device memory without a device or with contiguous
+ * frames or custom callbacks, a device, flags or callbacks for a PAGED
+ * pool, half a set of callbacks, a bad direction or node.
  */
-struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
+static int ksalloc_check_params(const struct ksalloc_params *p)
 {
-	struct ksalloc_layout l;
-	struct ksalloc *alloc;
+	unsigned int flags = p->flags;
+
+	if (!p || !p->framing ||
+	    (flags & ~(KSALLOC_CREATE_CONTIG | KSALLOC_CREATE_DEVICE)))
+		return -EINVAL;
+	if (p->framing->pool_type == KSALLOC_POOL_PAGED &&
+	    (p->dev || flags || p->ops))
+		return -EINVAL;
+	if ((flags & KSALLOC_CREATE_DEVICE) &&
+	    (!p->dev || p->ops || (flags & KSALLOC_CREATE_CONTIG) ||
+	     !p->dev->coherent_dma_mask))
+		return -EINVAL;
+	if (p->ops && (!p->ops->alloc || !p->ops->free))
+		return -EINVAL;
+	if (p->dev && !valid_dma_direction(p->dir))
+		return -EINVAL;
+	if (p->node != NUMA_NO_NODE &&
+	    (p->node < 0 || p->node >= MAX_NUMNODES || !node_online(p->node)))
+		return -EINVAL;
+	return 0;
+}
+
+/* The locks, lists and work items of a new allocator, and its free stack. */
+static void ksalloc_init_state(struct ksalloc *alloc)
+{
 	u32 i;
-	int ret;
-
-	might_sleep();
-	ret = ksalloc_check_framing(framing, &l);
-	if (ret)
-		return ERR_PTR(ret);
-	ret = ksalloc_charge(l.pool_cost + l.meta_cost);
-	if (ret)
-		return ERR_PTR(ret);
-
-	ret = -ENOMEM;
-	alloc = kzalloc(sizeof(*alloc), GFP_KERNEL_ACCOUNT);
-	if (!alloc)
-		goto err_uncharge;
-	ksalloc_init_layout(alloc, framing, &l);
-	alloc->free_stack = kvmalloc_array(alloc->frames, sizeof(u32),
-					   GFP_KERNEL_ACCOUNT);
-	if (!alloc->free_stack)
-		goto err_free_alloc;
-	alloc->state_mask = l.state - 1;
-	alloc->state = kvzalloc(l.state, GFP_KERNEL_ACCOUNT);
-	if (!alloc->state)
-		goto err_free_stack;
-	alloc->cache = alloc_percpu_gfp(struct ksalloc_cache, GFP_KERNEL_ACCOUNT);
-	if (!alloc->cache)
-		goto err_free_state;
-	ret = ksalloc_alloc_pool(alloc, l.pool);
-	if (ret)
-		goto err_free_cache;
 
 	/* Lowest index on top, so a fresh allocator hands out 0, 1, 2, ... */
 	for (i = 0; i < alloc->frames; i++)
@@ -312,6 +264,13 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	INIT_LIST_HEAD(&alloc->waiters);
 	INIT_WORK(&alloc->release, ksalloc_release_work);
 	INIT_WORK(&alloc->close_work, ksalloc_close_work);
+}
+
+/* Numbers a new allocator and makes it visible: list, debugfs, trace. */
+static void ksalloc_publish(struct ksalloc *alloc)
+{
+	struct ksalloc_binding *b = alloc->binding;
+
 	/* Only a created allocator takes an id: none is ever wasted. */
 	alloc->id = atomic64_inc_return(&ksalloc_last_id);
 
@@ -321,8 +280,88 @@ struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
 	ksalloc_debugfs_add(alloc);
 	/* After the directory: a tool that reacts to the event finds it. */
 	trace_ksalloc_create(alloc);
+	if (b)
+		trace_ksalloc_bind(alloc, b->dev, b->dir,
+				   (u64)alloc->nr_pages << PAGE_SHIFT, 0);
+}
+
+/**
+ * ksalloc_create_ex() - create an allocator for a device, or on custom memory
+ * @params: the framing, and where its memory comes from and for whom
+ *
+ * The Linux form of KsCreateDefaultAllocatorEx().  As ksalloc_create(),
+ * with memory from the backing that @params asks for: order-0 pages by
+ * default; with %KSALLOC_CREATE_CONTIG one physically contiguous
+ * allocation per frame (the stride rounded up to whole pages); with
+ * %KSALLOC_CREATE_DEVICE pages from dma_alloc_pages() for @params->dev,
+ * which respect its DMA mask and node and need no bouncing; or chunks from
+ * @params->ops.  The memory comes from @params->node if it can (by default
+ * the device's node).  With @params->dev the allocator is bound to it
+ * (see ksalloc_bind()) until the release, or until ksalloc_unbind().
+ * Everything, the backing's memory included, is charged as for
+ * ksalloc_create(); nothing is ever written into the frames.
+ *
+ * Context: Process context; may sleep.
+ * Return: the allocator, holding one reference that ksalloc_close() drops,
+ * ERR_PTR(-EINVAL) for malformed framing or parameters (see the text),
+ * ERR_PTR(-ENOMEM) over the module's limits or when the backing has no
+ * memory, ERR_PTR(-ERANGE) when the device cannot reach the memory (see
+ * ksalloc_bind()), ERR_PTR(-ENODEV) when the callbacks' module is going.
+ */
+struct ksalloc *ksalloc_create_ex(const struct ksalloc_params *params)
+{
+	struct ksalloc_layout l;
+	struct ksalloc *alloc;
+	int ret;
+
+	might_sleep();
+	ret = ksalloc_check_params(params);
+	if (!ret)
+		ret = ksalloc_check_framing(params, &l);
+	if (!ret)
+		ret = ksalloc_charge(l.pool_cost + l.meta_cost);
+	if (ret)
+		return ERR_PTR(ret);
+
+	ret = -ENOMEM;
+	alloc = kzalloc(sizeof(*alloc), GFP_KERNEL_ACCOUNT);
+	if (!alloc)
+		goto err_uncharge;
+	ksalloc_init_layout(alloc, params->framing, &l);
+	mutex_init(&alloc->bind_lock);
+	alloc->free_stack = kvmalloc_array(alloc->frames, sizeof(u32),
+					   GFP_KERNEL_ACCOUNT);
+	if (!alloc->free_stack)
+		goto err_free_alloc;
+	alloc->state_mask = l.state - 1;
+	alloc->state = kvzalloc(l.state, GFP_KERNEL_ACCOUNT);
+	if (!alloc->state)
+		goto err_free_stack;
+	alloc->cache = alloc_percpu_gfp(struct ksalloc_cache, GFP_KERNEL_ACCOUNT);
+	if (!alloc->cache)
+		goto err_free_state;
+	ret = ksalloc_backing_init(alloc, params);
+	if (ret)
+		goto err_free_cache;
+	ret = ksalloc_alloc_pool(alloc, l.pool);
+	if (ret)
+		goto err_put_backing;
+	if (params->dev) {
+		ret = ksalloc_bind_created(alloc, params->dev, params->dir);
+		if (ret)
+			goto err_free_pool;
+	}
+
+	ksalloc_init_state(alloc);
+	ksalloc_publish(alloc);
 	return alloc;
 
+err_free_pool:
+	vunmap(alloc->pool);
+	ksalloc_backing_free(alloc);
+	goto err_free_cache;
+err_put_backing:
+	ksalloc_backing_put(alloc);
 err_free_cache:
 	free_percpu(alloc->cache);
 err_free_state:
@@ -330,10 +369,41 @@ err_free_state:
 err_free_stack:
 	kvfree(alloc->free_stack);
 err_free_alloc:
+	mutex_destroy(&alloc->bind_lock);
 	kfree(alloc);
 err_uncharge:
 	ksalloc_uncharge(l.pool_cost + l.meta_cost);
 	return ERR_PTR(ret);
+}
+EXPORT_SYMBOL_NS_GPL(ksalloc_create_ex, "KSALLOC");
+
+/**
+ * ksalloc_create() - create an allocator with a preallocated pool
+ * @framing: frame count, size, alignment mask and pool type
+ *
+ * The Linux form of KsCreateAllocator().  Every frame is allocated here, so
+ * that allocating a frame later never allocates memory.  The pool and the
+ * metadata are charged to the active memory cgroup (the caller's, unless
+ * set_active_memcg() says otherwise) and, all of it, to the module's
+ * budget (max_pool_bytes, max_total_bytes).  ksalloc_create_ex() with the
+ * default backing, order-0 pages from any node, and no device.
+ *
+ * Context: Process context; may sleep.
+ * Return: the allocator, holding one reference that ksalloc_close() drops,
+ * or ERR_PTR(-EINVAL) for a malformed framing, ERR_PTR(-ENOMEM) for one over
+ * the module's limits or when memory runs out.
+ */
+struct ksalloc *ksalloc_create(const struct ksalloc_framing *framing)
+{
+	const struct ksalloc_params params = {
+		.framing = framing,
+		.dir = DMA_NONE,
+		.node = NUMA_NO_NODE,
+	};
+
+	if (!framing)
+		return ERR_PTR(-EINVAL);
+	return ksalloc_create_ex(&params);
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_create, "KSALLOC");
 
@@ -353,7 +423,8 @@ static void ksalloc_free_pool(struct ksalloc *alloc)
 {
 	size_t cost = alloc->pool_cost;
 
-	ksalloc_free_pages(alloc->pages, alloc->nr_pages);
+	ksalloc_backing_free(alloc);
+	mutex_destroy(&alloc->bind_lock);
 	kfree(alloc);
 	ksalloc_uncharge(cost);
 }
@@ -398,6 +469,8 @@ static void ksalloc_release_work(struct work_struct *work)
 	list_del(&alloc->node);
 	mutex_unlock(&ksalloc_all_lock);
 
+	/* Nothing stays mapped for a device once the allocator is gone. */
+	ksalloc_unbind_release(alloc);
 	vunmap(alloc->pool);
 	free_percpu(alloc->cache);
 	kvfree(alloc->state);
@@ -457,6 +530,13 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_put, "KSALLOC");
 u64 ksalloc_id(struct ksalloc *alloc)
 {
 	return alloc->id;
+}
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_id);
+
+/* Whether the handle of @alloc was closed; a snapshot. */
+bool ksalloc_is_closed(struct ksalloc *alloc)
+{
+	return READ_ONCE(alloc->closed);
 }
 
 /* Allocators created and not yet released, for debugfs. */
@@ -530,7 +610,7 @@ void ksalloc_close(struct ksalloc *alloc)
 		ksalloc_put(alloc);
 		return;
 	}
-	alloc->closed = true;
+	WRITE_ONCE(alloc->closed, true);
 	alloc->dispatch = false;
 	ksalloc_wake_all_locked(alloc);
 	ksalloc_update_bypass_locked(alloc);
@@ -644,6 +724,7 @@ struct page **ksalloc_pool_pages(struct ksalloc *alloc, unsigned int *nr)
 	*nr = alloc->nr_pages;
 	return alloc->pages;
 }
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_pool_pages);
 
 /*
  * A CPU is gone: its caches go back to their allocators, in one pass over

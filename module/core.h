@@ -15,6 +15,7 @@
 
 #include <linux/atomic.h>
 #include <linux/completion.h>
+#include <linux/dma-direction.h>
 #include <linux/hardirq.h>
 #include <linux/hash.h>
 #include <linux/irqflags.h>
@@ -22,11 +23,13 @@
 #include <linux/list.h>
 #include <linux/lockdep.h>
 #include <linux/minmax.h>
+#include <linux/mm.h>
 #include <linux/mutex.h>
 #include <linux/preempt.h>
 #include <linux/rcupdate.h>
 #include <linux/reciprocal_div.h>
 #include <linux/sched.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 #include <linux/types.h>
 #include <linux/wait.h>
@@ -40,6 +43,41 @@ enum {
 	KSALLOC_FRAME_FREE,	/* in a cache or on the shared stack */
 	KSALLOC_FRAME_KERNEL,	/* held by kernel code */
 	KSALLOC_FRAME_USER,	/* held by user space; taken back at close */
+};
+
+/* Values of struct ksalloc::backing: where the pool's memory comes from */
+enum {
+	KSALLOC_BACKING_PAGES,	/* order-0 pages, one at a time */
+	KSALLOC_BACKING_CONTIG,	/* one split high-order block per frame */
+	KSALLOC_BACKING_DEVICE,	/* dma_alloc_pages(), a page at a time */
+	KSALLOC_BACKING_CUSTOM,	/* struct ksalloc_backing_ops */
+};
+
+/**
+ * struct ksalloc_binding - the pool, mapped for one device (dma.c)
+ * @dev: the device, with a reference (get_device())
+ * @dir: the direction of its transfers
+ * @holds_ref: ksalloc_bind() took a reference on the allocator, that
+ *             ksalloc_unbind() drops; a binding of ksalloc_create_ex()
+ *             holds none and goes at the release
+ * @cost: bytes charged for this and @dma
+ * @syncs_for_device: calls of ksalloc_sync_for_device() that synced
+ * @syncs_for_cpu: calls of ksalloc_sync_for_cpu() that synced
+ * @dma: the bus address of each chunk of the pool (&ksalloc.chunk_size
+ *       bytes from &ksalloc.pages[i * &ksalloc.chunk_pages])
+ *
+ * Built whole, then published in &ksalloc.binding with
+ * smp_store_release(); immutable from then on but for the counters, until
+ * it is unpublished and freed by ksalloc_unbind() or the release.
+ */
+struct ksalloc_binding {
+	struct device *dev;
+	enum dma_data_direction dir;
+	bool holds_ref;
+	size_t cost;
+	atomic_long_t syncs_for_device;
+	atomic_long_t syncs_for_cpu;
+	dma_addr_t dma[];
 };
 
 /**
@@ -90,6 +128,28 @@ struct ksalloc_waiter {
  * @ref: references; the handle holds one until closed with no frame out
  * @pages: the pages behind @pool; immutable
  * @nr_pages: number of @pages; immutable
+ * @backing: where the pages come from, %KSALLOC_BACKING_*; immutable
+ * @nid: the NUMA node asked of the backing, or NUMA_NO_NODE; immutable
+ * @chunk_size: bytes of one allocation of the backing: PAGE_SIZE, or the
+ *              stride for %KSALLOC_BACKING_CONTIG and contiguous custom
+ *              backing; immutable
+ * @chunk_pages: @chunk_size in pages; immutable
+ * @nr_chunks: the allocations of the backing, @nr_pages / @chunk_pages;
+ *             immutable
+ * @contig: a chunk is a frame (@chunk_size is the stride); immutable
+ * @chunk_dma: the bus address of each chunk for @backing_dev, set by the
+ *             backing (DEVICE, custom), DMA_MAPPING_ERROR where it set
+ *             none; NULL for pages and contig; immutable
+ * @backing_dev: the device of ksalloc_create_ex(), with a reference until
+ *               the pages go (DEVICE backing frees through it); immutable
+ * @backing_dir: the direction given with @backing_dev; immutable
+ * @ops: custom backing, or NULL; its module is held until the pages go
+ * @ops_priv: passed to @ops
+ * @bind_lock: serialises ksalloc_bind() and ksalloc_unbind(), the writers
+ *             of @binding, and the readers that sleep (debugfs)
+ * @binding: the device mapping, or NULL; written under @bind_lock with
+ *           smp_store_release() (a complete binding) or WRITE_ONCE()
+ *           (NULL), read by the DMA helpers with smp_load_acquire()
  * @pool_cost: bytes charged until the pages go: pool, page array, this
  * @meta_cost: bytes charged until the release: stack, states, caches,
  *             debugfs entries
@@ -136,6 +196,19 @@ struct ksalloc {
 	struct kref ref;
 	struct page **pages;
 	unsigned int nr_pages;
+	u8 backing;
+	int nid;
+	size_t chunk_size;
+	unsigned int chunk_pages;
+	unsigned int nr_chunks;
+	bool contig;
+	dma_addr_t *chunk_dma;
+	struct device *backing_dev;
+	enum dma_data_direction backing_dir;
+	const struct ksalloc_backing_ops *ops;
+	void *ops_priv;
+	struct mutex bind_lock;	/* protects binding's writers (bind, unbind) */
+	struct ksalloc_binding *binding;
 	size_t pool_cost;
 	size_t meta_cost;
 	u64 id;
@@ -227,6 +300,31 @@ static inline void ksalloc_sample_peak_locked(struct ksalloc *alloc)
 	if (out > alloc->stats.peak_allocated)
 		alloc->stats.peak_allocated = out;
 }
+
+/* What kvmalloc() of @size takes at least. */
+static inline size_t ksalloc_kv_bytes(size_t size)
+{
+	return size > KMALLOC_MAX_CACHE_SIZE ? PAGE_ALIGN(size) :
+	       kmalloc_size_roundup(size);
+}
+
+int ksalloc_charge(size_t bytes);
+void ksalloc_uncharge(size_t bytes);
+
+/* backing.c: the pool's memory */
+int ksalloc_backing_init(struct ksalloc *alloc,
+			 const struct ksalloc_params *params);
+int ksalloc_alloc_pool(struct ksalloc *alloc, size_t bytes);
+void ksalloc_backing_free(struct ksalloc *alloc);
+void ksalloc_backing_put(struct ksalloc *alloc);
+const char *ksalloc_backing_name(const struct ksalloc *alloc);
+
+/* dma.c: the device binding */
+int ksalloc_bind_created(struct ksalloc *alloc, struct device *dev,
+			 enum dma_data_direction dir);
+void ksalloc_unbind_release(struct ksalloc *alloc);
+struct seq_file;
+int ksalloc_dma_show(struct seq_file *m, struct ksalloc *alloc);
 
 /* Allocators created and not yet released (core.c). */
 unsigned int ksalloc_nr_allocators(void);

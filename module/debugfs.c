@@ -11,6 +11,7 @@
  *	   waiters	the tasks waiting for a frame, oldest first
  *	   pollers	the poll wait queue, and whether a free will wake it
  *	   holders	the frames user space and kernel code hold
+ *	   dma		the device binding, the backing, the pages per node
  *
  * Every file is text, one "key value" pair per line, keys in lowercase
  * with underscores, values in decimal unless they say otherwise; tools
@@ -249,6 +250,12 @@ static int ksalloc_debugfs_holders_show(struct seq_file *m, void *unused)
 }
 DEFINE_SHOW_ATTRIBUTE(ksalloc_debugfs_holders);
 
+static int ksalloc_debugfs_dma_show(struct seq_file *m, void *unused)
+{
+	return ksalloc_dma_show(m, m->private);
+}
+DEFINE_SHOW_ATTRIBUTE(ksalloc_debugfs_dma);
+
 static const struct {
 	const char *name;
 	const struct file_operations *fops;
@@ -260,6 +267,7 @@ static const struct {
 	{ "waiters", &ksalloc_debugfs_waiters_fops },
 	{ "pollers", &ksalloc_debugfs_pollers_fops },
 	{ "holders", &ksalloc_debugfs_holders_fops },
+	{ "dma", &ksalloc_debugfs_dma_fops },
 };
 
 /**

@@ -78,12 +78,16 @@
  *         (SPEC 7.8), whoever calls SET_FRAMING; a reference, or NULL
  * @kptr_ok: the opener could see raw kernel pointers (ksalloc_kptr_visible()
  *           at open time, like /proc/kallsyms judges by the opener)
+ * @borrowed: @alloc was created in the kernel and handed over with
+ *            ksalloc_install_fd(): the handle holds a reference, which the
+ *            release drops, instead of owning the allocator
  */
 struct ksalloc_handle {
 	struct mutex lock;		/* serialises SET_FRAMING (@alloc's writer) */
 	struct ksalloc *alloc;
 	struct mem_cgroup *memcg;
 	bool kptr_ok;
+	bool borrowed;
 };
 
 static const struct file_operations ksalloc_fops;
@@ -527,13 +531,18 @@ static int ksalloc_dev_open(struct inode *inode, struct file *file)
 /*
  * The last descriptor is gone: the KS "allocator handle closed".  No mapping
  * is left either (each holds the file), so user space can neither free nor
- * touch the frames it still held: ksalloc_close() takes them back.
+ * touch the frames it still held: ksalloc_close() takes them back.  A
+ * descriptor of ksalloc_install_fd() only drops its reference: the
+ * allocator is its creator's, whose ksalloc_close() takes back what user
+ * space still holds.
  */
 static int ksalloc_dev_release(struct inode *inode, struct file *file)
 {
 	struct ksalloc_handle *h = file->private_data;
 
-	if (h->alloc)
+	if (h->alloc && h->borrowed)
+		ksalloc_put(h->alloc);
+	else if (h->alloc)
 		ksalloc_close(h->alloc);
 	mem_cgroup_put(h->memcg);
 	mutex_destroy(&h->lock);
@@ -615,6 +624,67 @@ struct ksalloc *ksalloc_fdget(int fd)
 	return alloc;
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_fdget, "KSALLOC");
+
+/**
+ * ksalloc_install_fd() - give user space a descriptor of a kernel allocator
+ * @alloc: an allocator created in the kernel (ksalloc_create() or
+ *         ksalloc_create_ex())
+ * @flags: %O_CLOEXEC or 0
+ *
+ * A new descriptor of the current task, open for reading and writing, with
+ * the file operations of /dev/ksalloc on an anonymous inode: user space
+ * can mmap() the pool, ALLOC and FREE frames (those that the kernel hands
+ * over with ksalloc_frame_to_user() too), poll(), and ask for the status,
+ * the stats and the id, as on a descriptor it framed itself
+ * (SET_FRAMING fails with -EBUSY).  The file holds its own reference on
+ * @alloc; closing it does not close the allocator, which stays its
+ * creator's to close.  The pool and the frames are charged as they were
+ * at the creation.
+ *
+ * Context: Process context, in the task that gets the descriptor; may
+ * sleep.
+ * Return: the descriptor, -EINVAL for flags other than %O_CLOEXEC, -ENODEV
+ * when @alloc was closed, -EMFILE when the task has no descriptor left,
+ * -ENOMEM.
+ */
+int ksalloc_install_fd(struct ksalloc *alloc, unsigned int flags)
+{
+	struct ksalloc_handle *h;
+	struct file *file;
+	int fd;
+
+	might_sleep();
+	if (flags & ~O_CLOEXEC)
+		return -EINVAL;
+	if (ksalloc_is_closed(alloc))
+		return -ENODEV;
+	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
+	if (!h)
+		return -ENOMEM;
+	mutex_init(&h->lock);
+	h->kptr_ok = ksalloc_kptr_visible();
+	h->borrowed = true;
+	fd = get_unused_fd_flags(flags);
+	if (fd < 0)
+		goto err_free_handle;
+	ksalloc_get(alloc);
+	h->alloc = alloc;
+	file = anon_inode_getfile("[ksalloc]", &ksalloc_fops, h, O_RDWR);
+	if (IS_ERR(file)) {
+		ksalloc_put(alloc);
+		put_unused_fd(fd);
+		fd = PTR_ERR(file);
+		goto err_free_handle;
+	}
+	fd_install(fd, file);
+	return fd;
+
+err_free_handle:
+	mutex_destroy(&h->lock);
+	kfree(h);
+	return fd;
+}
+EXPORT_SYMBOL_NS_GPL(ksalloc_install_fd, "KSALLOC");
 
 #if IS_ENABLED(CONFIG_KUNIT)
 /**

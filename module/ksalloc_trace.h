@@ -21,6 +21,8 @@
 #if !defined(_KSALLOC_TRACE_H) || defined(TRACE_HEADER_MULTI_READ)
 #define _KSALLOC_TRACE_H
 
+#include <linux/device.h>
+#include <linux/string.h>
 #include <linux/tracepoint.h>
 #include <linux/types.h>
 
@@ -223,6 +225,69 @@ TRACE_EVENT(ksalloc_alloc_fail,
 	),
 	TP_printk("id=%llu user=%d ret=%d", __entry->id, __entry->user,
 		  __entry->ret)
+);
+
+/*
+ * A bind: the device's name (cut at 31 bytes), the direction, the bytes
+ * mapped (0 on failure) and the result.  The binding that
+ * ksalloc_create_ex() makes fires right after ksalloc_create.
+ */
+TRACE_EVENT(ksalloc_bind,
+	TP_PROTO(const struct ksalloc *alloc, const struct device *dev, int dir,
+		 u64 mapped, int result),
+	TP_ARGS(alloc, dev, dir, mapped, result),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__array(char, dev, 32)
+		__field(int, dir)
+		__field(u64, mapped)
+		__field(int, result)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+		strscpy(__entry->dev, dev ? dev_name(dev) : "", sizeof(__entry->dev));
+		__entry->dir = dir;
+		__entry->mapped = mapped;
+		__entry->result = result;
+	),
+	TP_printk("id=%llu dev=%s dir=%d mapped=%llu result=%d", __entry->id,
+		  __entry->dev, __entry->dir, __entry->mapped, __entry->result)
+);
+
+TRACE_EVENT(ksalloc_unbind,
+	TP_PROTO(const struct ksalloc *alloc),
+	TP_ARGS(alloc),
+	TP_STRUCT__entry(
+		__field(u64, id)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+	),
+	TP_printk("id=%llu", __entry->id)
+);
+
+/* A sync helper's call; len 0 when it did nothing (not bound, no frame). */
+TRACE_EVENT(ksalloc_dma_sync,
+	TP_PROTO(const struct ksalloc *alloc, u32 index, u32 offset, u32 len,
+		 bool for_device),
+	TP_ARGS(alloc, index, offset, len, for_device),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__field(u32, index)
+		__field(u32, offset)
+		__field(u32, len)
+		__field(bool, for_device)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+		__entry->index = index;
+		__entry->offset = offset;
+		__entry->len = len;
+		__entry->for_device = for_device;
+	),
+	TP_printk("id=%llu index=%u offset=%u len=%u for_device=%d",
+		  __entry->id, __entry->index, __entry->offset, __entry->len,
+		  __entry->for_device)
 );
 
 #endif /* _KSALLOC_TRACE_H */

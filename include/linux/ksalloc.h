@@ -102,14 +102,20 @@ void *ksalloc_frame_ptr(struct ksalloc *alloc, u32 index);
  *         -ENOMEM.  Never writes anything into the memory after returning.
  * @free: takes back what @alloc returned, with the same @size and @dma; the
  *        core calls it once nobody else holds a page (a pipe, a pin).
+ * @owner: the module of @alloc and @free (THIS_MODULE), held until the
+ *         last @free; NULL for built-in code
  *
  * @size is PAGE_SIZE, or the stride with %KSALLOC_CREATE_CONTIG.  Both are
- * called in process context and may sleep.
+ * called in process context and may sleep.  A bus address set by @alloc is
+ * one for the device of the creation (&ksalloc_params.dev), that
+ * dma_sync_single_for_device() and _for_cpu() accept; with any other
+ * device the core maps the memory itself.
  */
 struct ksalloc_backing_ops {
 	struct page *(*alloc)(void *priv, size_t size, int node, gfp_t gfp,
 			      dma_addr_t *dma);
 	void (*free)(void *priv, struct page *page, size_t size, dma_addr_t dma);
+	struct module *owner;
 };
 
 /**

@@ -277,8 +277,9 @@ readonly EDU_MASK64=dma_mask=0xffffffffffffffff
 #            intel_iommu=on, 28 bits: the IOMMU remaps every page
 #   swiotlb  swiotlb=force, 64 bits: every transfer is bounced, so a
 #            missing sync shows as a stale frame
-#   numa     two nodes of 1 GiB, one CPU each, edu behind a pxb-pcie host
-#            bridge on node 1: the device memory comes from node 1
+#   numa     two nodes of 1 GiB, one CPU (and socket) each, edu behind a
+#            pxb-pcie host bridge on node 1: the device memory comes from
+#            node 1
 # shellcheck disable=SC2034,SC2054 # globals for the caller; commas are QEMU's
 edu_machine()
 {
@@ -304,7 +305,9 @@ edu_machine()
 		;;
 	numa)
 		EDU_MEM=2048
-		EDU_QEMU=(-M q35
+		# A socket per node: one LLC across two nodes makes 6.1 warn
+		# (topology_sane).  QEMU merges this -smp with vm.sh's.
+		EDU_QEMU=(-M q35 -smp 2,sockets=2
 			-object memory-backend-ram,id=m0,size=1G
 			-object memory-backend-ram,id=m1,size=1G
 			-numa node,nodeid=0,cpus=0,memdev=m0

@@ -18,6 +18,15 @@
  * no allocator attached -ENOTCONN, the allocator closed -ENODEV.  Detach
  * and close of the producer free every held frame through the table.
  *
+ * KSALLOC_PRODUCER_IOC_CREATE has the producer create the allocator itself,
+ * in the kernel (for /dev/ksalloc_edu: memory allocated for the PCI device,
+ * bound to it), attach it and return a new /dev/ksalloc descriptor of it
+ * (O_RDWR, close-on-exec) in @fd, which user space maps and frees frames
+ * through as if it had framed it.  -EBUSY when an allocator is attached;
+ * the framing's errors as KSALLOC_IOC_SET_FRAMING has them.  DETACH and
+ * close of the producer close that allocator: frames user space still held
+ * go back to it.
+ *
  * Only __u32/__u64, no implicit padding, every struct a multiple of 8 bytes.
  * Reserved fields and unknown flags must be zero on input.
  */
@@ -25,6 +34,7 @@
 #define _UAPI_KSALLOC_PRODUCER_H
 
 #include <linux/ioctl.h>
+#include <linux/ksalloc.h>
 #include <linux/types.h>
 
 /* "KSFR" in a little-endian dump */
@@ -66,6 +76,14 @@ struct ksalloc_producer_stats {   /* 64 bytes */
 	__u32 frame_stride;       /* bytes from one frame to the next in mmap() */
 };
 
+struct ksalloc_producer_create {  /* 32 bytes */
+	struct ksalloc_framing framing;   /* in: as for KSALLOC_IOC_SET_FRAMING, NONPAGED */
+	__u32 flags;              /* in: KSALLOC_PRODUCER_CREATE_* */
+	__s32 fd;                 /* out: the new /dev/ksalloc descriptor */
+};
+
+#define KSALLOC_PRODUCER_CREATE_CONTIG 0x1   /* each frame physically contiguous */
+
 #define KSALLOC_PRODUCER_F_ATTACHED 0x1   /* an allocator is attached */
 #define KSALLOC_PRODUCER_F_CLOSED   0x2   /* it was closed: production stopped */
 
@@ -80,5 +98,7 @@ struct ksalloc_producer_stats {   /* 64 bytes */
 #define KSALLOC_PRODUCER_IOC_GET_STATS \
 	_IOR(KSALLOC_PRODUCER_IOC_MAGIC, 0x03, struct ksalloc_producer_stats)
 #define KSALLOC_PRODUCER_IOC_HOLD       _IOR(KSALLOC_PRODUCER_IOC_MAGIC, 0x04, __u32)
+#define KSALLOC_PRODUCER_IOC_CREATE \
+	_IOWR(KSALLOC_PRODUCER_IOC_MAGIC, 0x05, struct ksalloc_producer_create)
 
 #endif /* _UAPI_KSALLOC_PRODUCER_H */

@@ -3,7 +3,8 @@
  * ksalloc-ctl - look at ksalloc allocators and stream frames through them
  *
  *   ksalloc-ctl info [--frames N --size S --align MASK --paged] [--json]
- *   ksalloc-ctl stream --frames N --size S --rate R --seconds T [--json] [--quiet]
+ *   ksalloc-ctl stream --frames N --size S --rate R --seconds T [--create [--contig]]
+ *                      [--json] [--quiet]
  *   ksalloc-ctl bench [--iters N] [--frames N] [--size S] [--json]
  *   ksalloc-ctl list [--json]
  *   ksalloc-ctl top [--interval S] [--seconds T]
@@ -33,8 +34,9 @@ static const char usage_head[] =
 	"Commands:\n"
 	"  info     create an allocator and print its framing, status, counters and\n"
 	"           function table\n"
-	"  stream   stream frames from the sample producer (a softirq timer) through\n"
-	"           an allocator into this process, checking every frame\n"
+	"  stream   stream frames from the sample producer (a softirq timer, or the\n"
+	"           edu PCI device) through an allocator into this process,\n"
+	"           checking every frame\n"
 	"  bench    time the ioctls: ALLOC+FREE against two ioctls that return at\n"
 	"           once (the system-call floor), the batch ioctls per frame, and\n"
 	"           the hand-off: FREE until a thread asleep in ALLOC runs, against\n"
@@ -68,6 +70,11 @@ static const char usage_tail[] =
 	"                  the producer (for testing the kernel's teardown paths)\n"
 	"  --json          print the summary as JSON\n"
 	"  --quiet         no live display and no text summary\n"
+	"  --create        have the producer create the allocator in the kernel\n"
+	"                  (for /dev/ksalloc_edu: memory allocated for the device)\n"
+	"                  and stream through the descriptor it returns, instead\n"
+	"                  of framing one on --device\n"
+	"  --contig        with --create: physically contiguous frames\n"
 	"\n"
 	"bench options:\n"
 	"  --iters N       timed pairs of each kind (default 100000)\n"

@@ -5,7 +5,10 @@
  * process consumes them, checks every frame through mmap() of the
  * allocator (magic, sequence, length, CRC-32 of the payload) and frees it.
  * It fails if a frame was corrupt or a frame went missing.  The producer's
- * own ioctls are made raw, with samples/ksalloc_producer.h.
+ * own ioctls are made raw, with samples/ksalloc_producer.h.  With --create
+ * the producer makes the allocator (KSALLOC_PRODUCER_IOC_CREATE) and hands
+ * back a descriptor of it, which libksalloc did not open: its few ioctls
+ * and its mapping are made raw here too.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -15,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "ctl.h"
@@ -74,7 +78,11 @@ struct stream {
 	double seconds;
 	enum teardown teardown;
 	bool json, quiet, live;
-	struct ksalloc_allocator *a;
+	bool create, contig;	/* --create, --contig */
+	struct ksalloc_allocator *a;	/* NULL with --create */
+	int afd;		/* the allocator's descriptor */
+	void *map;		/* with --create: the mapping of the pool */
+	size_t map_size;
 	int pfd;
 	const unsigned char *pool;
 	uint32_t stride;
@@ -95,6 +103,46 @@ struct stream {
 	bool have_pstats, have_astats;
 	int32_t allocated_after;	/* -1: unknown */
 };
+
+/* The allocator's ioctls, through libksalloc or, with --create, raw. */
+static int raw_ioctl(int fd, unsigned long cmd, void *arg)
+{
+	return ioctl(fd, cmd, arg) ? (errno ? -errno : -EIO) : 0;
+}
+
+static int alloc_free(struct stream *s, uint32_t index)
+{
+	struct ksalloc_frame f = { .index = index };
+
+	return s->a ? ksalloc_free(s->a, index) :
+	       raw_ioctl(s->afd, KSALLOC_IOC_FREE, &f);
+}
+
+static int alloc_status(struct stream *s, struct ksalloc_status *st)
+{
+	return s->a ? ksalloc_query_status(s->a, st) :
+	       raw_ioctl(s->afd, KSALLOC_IOC_GET_STATUS, st);
+}
+
+static int alloc_stats(struct stream *s, struct ksalloc_stats *st)
+{
+	return s->a ? ksalloc_query_stats(s->a, st) :
+	       raw_ioctl(s->afd, KSALLOC_IOC_GET_STATS, st);
+}
+
+/* Unmaps and closes the allocator's descriptor. */
+static void alloc_destroy(struct stream *s)
+{
+	if (s->map)
+		munmap(s->map, s->map_size);
+	if (!s->a && s->afd >= 0)
+		close(s->afd);
+	ksalloc_destroy(s->a);
+	s->a = NULL;
+	s->map = NULL;
+	s->afd = -1;
+	s->pool = NULL;
+}
 
 /*
  * Whether the payload is what the producer writes for @seq: little-endian
@@ -173,7 +221,7 @@ static bool check_frame(struct stream *s, uint32_t index, uint64_t now)
 
 static int free_frame(struct stream *s, uint32_t index)
 {
-	int err = ksalloc_free(s->a, index);
+	int err = alloc_free(s, index);
 
 	if (err) {
 		if (!s->free_errors++)
@@ -235,7 +283,7 @@ static void display(struct stream *s, uint64_t now, bool force)
 	s->last_received = s->received;
 
 	if (ioctl(s->pfd, KSALLOC_PRODUCER_IOC_GET_STATS, &ps) ||
-	    ksalloc_query_status(s->a, &st) || ksalloc_query_stats(s->a, &as))
+	    alloc_status(s, &st) || alloc_stats(s, &as))
 		return;
 	fprintf(stderr,
 		"\r\033[K%6.1fs  %8.0f frames/s  received %llu  drops %llu  outstanding %u  waits %llu  corrupt %llu",
@@ -245,27 +293,82 @@ static void display(struct stream *s, uint64_t now, bool force)
 	fflush(stderr);
 }
 
-static int stream_setup(struct stream *s)
+/* Opens and frames an allocator, and attaches it to the producer. */
+static int stream_attach(struct stream *s)
 {
 	struct ksalloc_producer_attach at = { 0 };
-	struct ksalloc_producer_stats ps;
 
 	s->a = open_allocator(&s->o, true);
 	if (!s->a)
 		return -1;
+	s->afd = ksalloc_fd(s->a);
 	s->pool = ksalloc_pool(s->a);
 	s->stride = ksalloc_stride(s->a);
+	at.fd = s->afd;
+	if (ioctl(s->pfd, KSALLOC_PRODUCER_IOC_ATTACH, &at)) {
+		errmsg_errno("%s: attach %s", producer, device);
+		return -1;
+	}
+	return 0;
+}
+
+/* Has the producer create the allocator, and maps the descriptor it gives. */
+static int stream_create(struct stream *s)
+{
+	struct ksalloc_producer_create c = {
+		.framing = {
+			.pool_type = KSALLOC_POOL_NONPAGED,
+			.frames = s->o.frames,
+			.frame_size = s->o.size,
+			.alignment = s->o.align,
+		},
+		.flags = s->contig ? KSALLOC_PRODUCER_CREATE_CONTIG : 0,
+	};
+	struct ksalloc_producer_stats ps;
+	long page = sysconf(_SC_PAGESIZE);
+	uint64_t len;
+
+	if (ioctl(s->pfd, KSALLOC_PRODUCER_IOC_CREATE, &c)) {
+		errmsg_errno("%s: create %u frames x %u bytes%s", producer,
+			     s->o.frames, s->o.size, s->contig ? ", contiguous" : "");
+		return -1;
+	}
+	s->afd = c.fd;
+	if (ioctl(s->pfd, KSALLOC_PRODUCER_IOC_GET_STATS, &ps)) {
+		errmsg_errno("%s: get stats", producer);
+		return -1;
+	}
+	/* The producer's stride is the kernel's: contiguous frames round up. */
+	s->stride = ps.frame_stride;
+	len = (uint64_t)s->stride * s->o.frames;
+	len = (len + page - 1) & ~(uint64_t)(page - 1);
+	if (len > SIZE_MAX) {
+		errmsg("%s: a pool of %llu bytes cannot be mapped", producer,
+		       (unsigned long long)len);
+		return -1;
+	}
+	s->map = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, s->afd, 0);
+	if (s->map == MAP_FAILED) {
+		s->map = NULL;
+		errmsg_errno("mmap the allocator of %s", producer);
+		return -1;
+	}
+	s->map_size = len;
+	s->pool = s->map;
+	return 0;
+}
+
+static int stream_setup(struct stream *s)
+{
+	struct ksalloc_producer_stats ps;
 
 	s->pfd = open(producer, O_RDWR | O_NONBLOCK | O_CLOEXEC);
 	if (s->pfd < 0) {
 		errmsg_errno("open %s", producer);
 		return -1;
 	}
-	at.fd = ksalloc_fd(s->a);
-	if (ioctl(s->pfd, KSALLOC_PRODUCER_IOC_ATTACH, &at)) {
-		errmsg_errno("%s: attach %s", producer, device);
+	if (s->create ? stream_create(s) : stream_attach(s))
 		return -1;
-	}
 	if (ioctl(s->pfd, KSALLOC_PRODUCER_IOC_GET_STATS, &ps)) {
 		errmsg_errno("%s: get stats", producer);
 		return -1;
@@ -353,12 +456,12 @@ static int stream_finish_detach(struct stream *s)
 		errmsg_errno("%s: detach", producer);
 		return -1;
 	}
-	err = ksalloc_query_stats(s->a, &s->astats);
+	err = alloc_stats(s, &s->astats);
 	if (!err)
 		s->have_astats = true;
 	else
 		errmsg_err(err, "%s: get stats", device);
-	err = ksalloc_query_status(s->a, &st);
+	err = alloc_status(s, &st);
 	if (err) {
 		errmsg_err(err, "%s: get status", device);
 		return -1;
@@ -377,9 +480,9 @@ static int stream_finish_close_producer(struct stream *s)
 		s->have_pstats = true;
 	close(s->pfd);
 	s->pfd = -1;
-	if (ksalloc_query_stats(s->a, &s->astats) == 0)
+	if (alloc_stats(s, &s->astats) == 0)
 		s->have_astats = true;
-	err = ksalloc_query_status(s->a, &st);
+	err = alloc_status(s, &st);
 	if (err) {
 		errmsg_err(err, "%s: get status", device);
 		return -1;
@@ -398,12 +501,10 @@ static int stream_finish_close_allocator(struct stream *s)
 	struct pollfd pfd = { .fd = s->pfd, .events = POLLIN };
 	int i, ret = -1;
 
-	if (ksalloc_query_stats(s->a, &s->astats) == 0)
+	if (alloc_stats(s, &s->astats) == 0)
 		s->have_astats = true;
 	/* The mapping holds the file: destroy unmaps it, then closes. */
-	ksalloc_destroy(s->a);
-	s->a = NULL;
-	s->pool = NULL;
+	alloc_destroy(s);
 
 	/* The producer must stop on its own: -ENODEV from allocate_frame. */
 	for (i = 0; i < 50; i++) {
@@ -545,7 +646,8 @@ static bool stream_exact(struct stream *s)
 /* Parses the options of stream into @s.  Returns -1, or the exit status. */
 static int stream_options(int argc, char **argv, struct stream *s)
 {
-	enum { OPT_ALIGN = OPT_OWN, OPT_RATE, OPT_SECONDS, OPT_TEARDOWN, OPT_QUIET };
+	enum { OPT_ALIGN = OPT_OWN, OPT_RATE, OPT_SECONDS, OPT_TEARDOWN, OPT_QUIET,
+	       OPT_CREATE, OPT_CONTIG };
 	static const struct option opts[] = {
 		{ "frames", required_argument, NULL, OPT_FRAMES },
 		{ "size", required_argument, NULL, OPT_SIZE },
@@ -555,6 +657,8 @@ static int stream_options(int argc, char **argv, struct stream *s)
 		{ "teardown", required_argument, NULL, OPT_TEARDOWN },
 		{ "json", no_argument, NULL, OPT_JSON },
 		{ "quiet", no_argument, NULL, OPT_QUIET },
+		{ "create", no_argument, NULL, OPT_CREATE },
+		{ "contig", no_argument, NULL, OPT_CONTIG },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -596,10 +700,21 @@ static int stream_options(int argc, char **argv, struct stream *s)
 		case OPT_QUIET:
 			s->quiet = true;
 			break;
+		case OPT_CREATE:
+			s->create = true;
+			break;
+		case OPT_CONTIG:
+			s->contig = true;
+			break;
 		}
 	}
 	if (optind < argc)
 		return usage_error("stream: unexpected argument '%s'", argv[optind]);
+	if (s->contig && !s->create)
+		return usage_error("stream: --contig needs --create");
+	/* Its creator, the producer, closes such an allocator, not this process. */
+	if (s->create && s->teardown == TEARDOWN_CLOSE_ALLOCATOR)
+		return usage_error("stream: --teardown close-allocator cannot go with --create");
 	return -1;
 }
 
@@ -607,7 +722,7 @@ int cmd_stream(int argc, char **argv)
 {
 	struct stream s = {
 		.o = { .frames = 64, .size = 4096 },
-		.rate = 1000, .seconds = 5, .pfd = -1,
+		.rate = 1000, .seconds = 5, .pfd = -1, .afd = -1,
 		.allocated_after = -1,
 	};
 	bool ok = false;
@@ -647,6 +762,6 @@ out:
 		fprintf(stderr, "\n");
 	if (s.pfd >= 0)
 		close(s.pfd);
-	ksalloc_destroy(s.a);
+	alloc_destroy(&s);
 	return ok ? 0 : 1;
 }

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Helpers of the ksalloc KUnit suites (kunit/unit.c, kunit/stress.c), and
+ * Helpers of the ksalloc KUnit suites (kunit/unit.c, kunit/stress.c,
+ * kunit/dma.c), and
  * the module's description: both suites are one module, ksalloc_kunit.
  *
  * The cases go through the exported API (include/linux/ksalloc.h); the few
@@ -12,6 +13,7 @@
 #include <linux/cpumask.h>
 #include <linux/file.h>
 #include <linux/fs.h>
+#include <linux/kstrtox.h>
 #include <linux/kthread.h>
 #include <linux/ksalloc.h>
 #include <linux/mman.h>
@@ -65,7 +67,19 @@ struct ksalloc *ksalloc_test_create(struct kunit *test, u32 frames,
 	return alloc;
 }
 
-/* Closes an allocator made by ksalloc_test_create() now. */
+/* The same through ksalloc_create_ex(), for the suite "ksalloc_dma". */
+struct ksalloc *ksalloc_test_create_ex(struct kunit *test,
+				       const struct ksalloc_params *params)
+{
+	struct ksalloc *alloc = ksalloc_create_ex(params);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, alloc);
+	KUNIT_ASSERT_EQ(test, 0,
+			kunit_add_action_or_reset(test, ksalloc_close_action, alloc));
+	return alloc;
+}
+
+/* Closes an allocator made by ksalloc_test_create() (or _ex()) now. */
 void ksalloc_test_close(struct kunit *test, struct ksalloc *alloc)
 {
 	kunit_release_action(test, ksalloc_close_action, alloc);
@@ -275,6 +289,87 @@ int ksalloc_test_read(struct file *file, void __user *ubuf, char *buf,
 	buf[ret] = '\0';
 	buf[strcspn(buf, "\n")] = '\0';
 	return 0;
+}
+
+/*
+ * Reads all of @file (at most @size bytes with the NUL) into @buf, as
+ * ksalloc_test_read() does, but keeps every line.  Returns 0 or -errno.
+ */
+int ksalloc_test_read_text(struct file *file, void __user *ubuf, char *buf,
+			   size_t size)
+{
+	loff_t pos = 0;
+	size_t done = 0;
+	ssize_t ret;
+
+	if (!file->f_op->read || !size || size > PAGE_SIZE)
+		return -EINVAL;
+	while (done < size - 1) {
+		ret = file->f_op->read(file, ubuf, size - 1 - done, &pos);
+		if (ret < 0)
+			return ret;
+		if (!ret)
+			break;
+		if (copy_from_user(buf + done, ubuf, ret))
+			return -EFAULT;
+		done += ret;
+	}
+	buf[done] = '\0';
+	return 0;
+}
+
+/* Finds "@key value" in the lines of @text; the value, or NULL. */
+static const char *ksalloc_test_field(char *text, const char *key)
+{
+	size_t n = strlen(key);
+	char *line;
+
+	while ((line = strsep(&text, "\n")))
+		if (!strncmp(line, key, n) && line[n] == ' ')
+			return line + n + 1;
+	return NULL;
+}
+
+/*
+ * The number on the line "@key value" of the allocator's debugfs file
+ * ksalloc/ID/@name, into @val, read as user space reads it; @fs is the
+ * case's, zeroed before the first call.  False, said once, when the kernel
+ * has no debugfs; a missing file, line or number fails the case.
+ */
+bool ksalloc_test_info(struct kunit *test, struct ksalloc_test_fs *fs,
+		       struct ksalloc *alloc, const char *name,
+		       const char *key, u64 *val)
+{
+	struct file *file;
+	const char *v;
+	char path[64];
+
+	if (!fs->tried) {
+		fs->tried = true;
+		fs->mnt = ksalloc_test_mount(test, "debugfs");
+		fs->ubuf = fs->mnt ? ksalloc_test_user_page(test) : NULL;
+		if (!fs->ubuf)
+			kunit_info(test, "no debugfs: ksalloc/ID/%s not checked\n",
+				   name);
+	}
+	if (!fs->ubuf)
+		return false;
+	snprintf(path, sizeof(path), "ksalloc/%llu/%s", ksalloc_id(alloc), name);
+	file = ksalloc_test_open(test, fs->mnt, path);
+	if (!file) {
+		KUNIT_FAIL(test, "no %s in debugfs", path);
+		return false;
+	}
+	if (ksalloc_test_read_text(file, fs->ubuf, fs->text, sizeof(fs->text))) {
+		KUNIT_FAIL(test, "cannot read %s", path);
+		return false;
+	}
+	v = ksalloc_test_field(fs->text, key);
+	if (!v || kstrtoull(v, 0, val)) {
+		KUNIT_FAIL(test, "no number for \"%s\" in %s", key, path);
+		return false;
+	}
+	return true;
 }
 
 MODULE_IMPORT_NS("KSALLOC");

@@ -220,23 +220,27 @@ static void ksalloc_init_layout(struct ksalloc *alloc,
 
 /*
  * What ksalloc_create_ex() refuses with -EINVAL before looking at the
- * framing: unknown flags, device memory without a device or with contiguous
- * frames or custom callbacks, a device, flags or callbacks for a PAGED
- * pool, half a set of callbacks, a bad direction or node.
+ * framing: unknown flags, device memory without a device (or one without a
+ * coherent DMA mask, or a kernel without DMA) or with contiguous frames or
+ * custom callbacks, a device, flags or callbacks for a PAGED pool, half a
+ * set of callbacks, a bad direction or node.
  */
 static int ksalloc_check_params(const struct ksalloc_params *p)
 {
-	unsigned int flags = p->flags;
+	unsigned int flags;
 
-	if (!p || !p->framing ||
-	    (flags & ~(KSALLOC_CREATE_CONTIG | KSALLOC_CREATE_DEVICE)))
+	if (!p || !p->framing)
+		return -EINVAL;
+	flags = p->flags;
+	if (flags & ~(KSALLOC_CREATE_CONTIG | KSALLOC_CREATE_DEVICE))
 		return -EINVAL;
 	if (p->framing->pool_type == KSALLOC_POOL_PAGED &&
 	    (p->dev || flags || p->ops))
 		return -EINVAL;
+	/* Without CONFIG_HAS_DMA (UML) no device memory can be allocated. */
 	if ((flags & KSALLOC_CREATE_DEVICE) &&
-	    (!p->dev || p->ops || (flags & KSALLOC_CREATE_CONTIG) ||
-	     !p->dev->coherent_dma_mask))
+	    (!IS_ENABLED(CONFIG_HAS_DMA) || !p->dev || p->ops ||
+	     (flags & KSALLOC_CREATE_CONTIG) || !p->dev->coherent_dma_mask))
 		return -EINVAL;
 	if (p->ops && (!p->ops->alloc || !p->ops->free))
 		return -EINVAL;
@@ -299,7 +303,10 @@ static void ksalloc_publish(struct ksalloc *alloc)
  * the device's node).  With @params->dev the allocator is bound to it
  * (see ksalloc_bind()) until the release, or until ksalloc_unbind().
  * Everything, the backing's memory included, is charged as for
- * ksalloc_create(); nothing is ever written into the frames.
+ * ksalloc_create(); nothing is ever written into the frames.  Device
+ * memory stays allocated for the device until the release: a driver
+ * closes the allocator, and drops its references, before its remove()
+ * returns.
  *
  * Context: Process context; may sleep.
  * Return: the allocator, holding one reference that ksalloc_close() drops,

@@ -93,8 +93,9 @@ void *ksalloc_frame_ptr(struct ksalloc *alloc, u32 index);
  * struct ksalloc_backing_ops - custom backing, as KsCreateDefaultAllocatorEx()
  * @alloc: returns @size bytes of physically contiguous memory, as
  *         @size >> PAGE_SHIFT consecutive struct pages, each holding its own
- *         reference (order-0 pages, alloc_pages_exact_nid(), split_page()),
- *         from node @node if it can; @gfp is what the core would use
+ *         reference (an order-0 page, or alloc_pages_node() then
+ *         split_page() and the tail freed: alloc_pages_exact_nid() is not
+ *         exported), from node @node if it can; @gfp is what the core would use
  *         (__GFP_ACCOUNT included, so that the memory cgroup pays).  Sets
  *         *@dma to the bus address when the backing mapped the memory for the
  *         bound device itself, else leaves DMA_MAPPING_ERROR there and the

@@ -37,7 +37,7 @@ readonly DEBUGFS=/sys/kernel/debug
 readonly DMA_API=$DEBUGFS/dma-api
 # The stream: 8 frames of 6000 bytes (two edu transfers each, 0.2 to
 # 0.6 s a frame), asked for at 5 a second.
-readonly FRAMES=8 SIZE=6000 RATE=5 STREAM_SECS=2.5 MIN_FRAMES=2
+readonly FRAMES=8 SIZE=6000 RATE=5 STREAM_SECS=3 MIN_FRAMES=2
 
 mount -t debugfs debugfs $DEBUGFS 2>/dev/null
 mount -t tracefs tracefs /sys/kernel/tracing 2>/dev/null

@@ -17,6 +17,7 @@
 #                --create stream must all come from (empty: not checked)
 #   IOMMU        1: edu must be in an IOMMU group
 #   SWIOTLB      1: the user-framed stream must use swiotlb's bounce slots
+#                while it runs, and give them all back after
 #   DMESG        an extended regexp that dmesg must match (empty: none)
 #
 # The checks are named without the machine: scripts/dma.sh puts it in.
@@ -180,7 +181,20 @@ i=0
 while [ ! -c $EDU_NODE ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 check "edu-node" [ -c $EDU_NODE ]
 
+# swiotlb's slots in use now.
+tlb_used() { cat "$DEBUGFS/swiotlb/io_tlb_used" 2>/dev/null || echo 0; }
+
+# unmapped BEFORE: the slots in use are back to BEFORE within 5 s (the
+# allocator is released by a work item).
+unmapped() {
+	i=0
+	while [ "$(tlb_used)" != "$1" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+	echo "swiotlb: $(tlb_used) slots used after the stream, $1 before"
+	[ "$(tlb_used)" = "$1" ]
+}
+
 if [ "$USER_STREAM" != no ]; then
+	tlb_before=$(tlb_used)
 	stream user
 	rc=$?
 	case $USER_STREAM in
@@ -190,6 +204,7 @@ if [ "$USER_STREAM" != no ]; then
 	if [ "$SWIOTLB" = 1 ]; then
 		echo "swiotlb: at most $(cat /tmp/user.dma.swiotlb 2>/dev/null) slots used while bound"
 		check user-bounced [ "$(cat /tmp/user.dma.swiotlb 2>/dev/null || echo 0)" -gt 0 ]
+		check user-unmapped-after unmapped "$tlb_before"
 	fi
 fi
 if [ "$CREATE" = pass ]; then

@@ -60,14 +60,18 @@ json_num() {
 
 # watch_dma PID OUT: while PID runs, keeps in OUT a copy of a debugfs dma
 # file of ksalloc that says "bound 1" (the last one seen), in OUT.framing
-# its allocator's framing file, and in OUT.swiotlb the most swiotlb slots
-# in use while it was bound.
+# its allocator's framing file, in OUT.swiotlb the most swiotlb slots in
+# use while it was bound, and in OUT.dma-api the fewest free entries of
+# DMA_API_DEBUG then.
 watch_dma() {
 	while kill -0 "$1" 2>/dev/null; do
 		for f in "$DEBUGFS"/ksalloc/*/dma; do
 			grep -qx 'bound 1' "$f" 2>/dev/null || continue
 			cat "${f%/dma}/framing" >"$2.framing" 2>/dev/null &&
 				cat "$f" >"$2.tmp" && mv "$2.tmp" "$2"
+			free=$(cat "$DMA_API/num_free_entries" 2>/dev/null)
+			[ "${free:-0}" -ge "$(cat "$2.dma-api" 2>/dev/null || echo 999999999)" ] ||
+				echo "$free" >"$2.dma-api"
 			used=$(cat "$DEBUGFS/swiotlb/io_tlb_used" 2>/dev/null)
 			[ "${used:-0}" -le "$(cat "$2.swiotlb" 2>/dev/null || echo 0)" ] ||
 				echo "$used" >"$2.swiotlb"
@@ -82,7 +86,7 @@ watch_dma() {
 stream() {
 	kind=$1
 	shift
-	rm -f "/tmp/$kind.dma" "/tmp/$kind.dma.swiotlb"
+	rm -f "/tmp/$kind.dma" "/tmp/$kind.dma.swiotlb" "/tmp/$kind.dma.dma-api"
 	ksalloc-ctl --producer $EDU_NODE stream "$@" --frames $FRAMES \
 		--size $SIZE --rate $RATE --seconds $STREAM_SECS --json \
 		>"/tmp/$kind.json" 2>"/tmp/$kind.err" &
@@ -151,6 +155,10 @@ dma_api_clean() {
 	echo "dma-api: errors $(cat $DMA_API/error_count), free entries" \
 		"$(cat $DMA_API/num_free_entries) of $(cat $DMA_API/nr_total_entries)"
 	check "dma-api-no-errors" [ "$(cat $DMA_API/error_count)" = 0 ]
+	# It saw the binding's mappings: fewer free entries while streaming.
+	low=$(cat /tmp/create.dma.dma-api /tmp/user.dma.dma-api 2>/dev/null | sort -n | head -1)
+	echo "dma-api: ${low:-no} free entries at least while bound"
+	check "dma-api-saw-mappings" [ "${low:-999999999}" -lt "$free_before" ]
 	if [ -r $DMA_API/dump ]; then
 		grep "$edu" $DMA_API/dump | head -5
 		refuse "dma-api-nothing-mapped" grep -q "$edu" $DMA_API/dump

@@ -597,12 +597,14 @@ static void ksalloc_dma_refusal_test(struct kunit *test)
  * addresses that tile it, one segment per physically contiguous run
  * (frames of 1.5 pages: some straddle two pages, some three), its
  * scatterlist agrees, and the device is held while bound.  One binding at
- * a time; unbinding takes every address away, and a new binding works.
+ * a time, which only its device unbinds; unbinding takes every address
+ * away, and a new binding works.
  */
 static void ksalloc_dma_bind_test(struct kunit *test)
 {
 	struct device *dev = ksalloc_dma_capable(test, DMA_BIT_MASK(64));
 	const u32 frames = 6, size = PAGE_SIZE + PAGE_SIZE / 2 + 8;
+	struct device *other = ksalloc_dma_device(test);
 	struct ksalloc *alloc = ksalloc_test_create(test, frames, size, 0,
 						    KSALLOC_POOL_NONPAGED);
 	unsigned int refs = kref_read(&dev->kobj.kref);
@@ -620,17 +622,21 @@ static void ksalloc_dma_bind_test(struct kunit *test)
 	ksalloc_dma_expect_info(test, alloc, "direction", DMA_FROM_DEVICE);
 	ksalloc_dma_expect_info(test, alloc, "mapped_bytes",
 				PAGE_ALIGN(frames * size));
+	/* only the device of the binding ends it */
+	ksalloc_unbind(alloc, other);
+	ksalloc_unbind(alloc, NULL);
+	ksalloc_dma_check_bound(test, alloc, dev, frames, size);
 
-	ksalloc_unbind(alloc);
+	ksalloc_unbind(alloc, dev);
 	KUNIT_EXPECT_EQ(test, refs, kref_read(&dev->kobj.kref));
 	ksalloc_dma_check_unbound(test, alloc, frames);
 	/* a second unbind is nothing */
-	ksalloc_unbind(alloc);
+	ksalloc_unbind(alloc, dev);
 
 	KUNIT_ASSERT_EQ(test, 0, ksalloc_bind(alloc, dev, DMA_BIDIRECTIONAL));
 	ksalloc_dma_check_bound(test, alloc, dev, frames, size);
 	ksalloc_dma_expect_info(test, alloc, "direction", DMA_BIDIRECTIONAL);
-	ksalloc_unbind(alloc);
+	ksalloc_unbind(alloc, dev);
 	KUNIT_EXPECT_EQ(test, refs, kref_read(&dev->kobj.kref));
 }
 
@@ -660,7 +666,7 @@ static void ksalloc_dma_bind_user_test(struct kunit *test)
 	__fput_sync(file);
 	/* closed by user space, still bound for the driver */
 	ksalloc_dma_check_bound(test, alloc, dev, f.frames, f.frame_size);
-	ksalloc_unbind(alloc);
+	ksalloc_unbind(alloc, dev);
 	ksalloc_dma_check_unbound(test, alloc, f.frames);
 	KUNIT_EXPECT_EQ(test, -ENODEV, ksalloc_bind(alloc, dev, DMA_TO_DEVICE));
 	ksalloc_dma_check_unbound(test, alloc, f.frames);
@@ -707,7 +713,7 @@ static void ksalloc_dma_reach_test(struct kunit *test)
 	KUNIT_ASSERT_EQ(test, 0, dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64)));
 	KUNIT_ASSERT_EQ(test, 0, ksalloc_bind(alloc, dev, DMA_FROM_DEVICE));
 	ksalloc_dma_check_bound(test, alloc, dev, frames, size);
-	ksalloc_unbind(alloc);
+	ksalloc_unbind(alloc, dev);
 }
 
 /*
@@ -904,7 +910,7 @@ static void ksalloc_dma_sync_softirq_test(struct kunit *test)
 	ksalloc_sync_for_cpu(b->alloc, 0, 1, b->size);
 	ksalloc_dma_expect_info(test, b->alloc, "syncs_for_cpu",
 				2 * b->frames + 1);
-	ksalloc_unbind(b->alloc);
+	ksalloc_unbind(b->alloc, dev);
 	ksalloc_sync_for_device(b->alloc, 0, 0, b->size);
 	ksalloc_sync_for_cpu(b->alloc, 0, 0, b->size);
 }

@@ -284,14 +284,21 @@ int ksalloc_bind(struct ksalloc *alloc, struct device *dev,
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_bind, "KSALLOC");
 
-/* Unpublishes the binding; returns it, or NULL when there was none. */
-static struct ksalloc_binding *ksalloc_unpublish(struct ksalloc *alloc)
+/*
+ * Unpublishes the binding, when it is one for @dev (or any, with a NULL
+ * @dev); returns it, or NULL when there was none.
+ */
+static struct ksalloc_binding *ksalloc_unpublish(struct ksalloc *alloc,
+						 struct device *dev)
 {
 	struct ksalloc_binding *b;
 
 	mutex_lock(&alloc->bind_lock);
 	b = alloc->binding;
-	WRITE_ONCE(alloc->binding, NULL);
+	if (b && dev && b->dev != dev)
+		b = NULL;
+	if (b)
+		WRITE_ONCE(alloc->binding, NULL);
 	mutex_unlock(&alloc->bind_lock);
 	if (b)
 		trace_ksalloc_unbind(alloc);
@@ -299,26 +306,31 @@ static struct ksalloc_binding *ksalloc_unpublish(struct ksalloc *alloc)
 }
 
 /**
- * ksalloc_unbind() - end the binding of an allocator to its device
+ * ksalloc_unbind() - end the binding of an allocator to a device
  * @alloc: the allocator
+ * @dev: the device it is bound to
  *
  * Unmaps every frame, drops the reference on the device and, for a
  * binding of ksalloc_bind(), the one on @alloc.  Frames the device still
  * writes to must be stopped first: nothing here waits for the device, nor
  * for the DMA helpers, which the binder must not call meanwhile.  A driver
  * unbinds in its remove() or before, so that nothing stays mapped for a
- * device that is gone.  Nothing happens when @alloc is not bound.
+ * device that is gone.  Nothing happens when @alloc is not bound to @dev:
+ * another driver holding a reference on the allocator cannot end a
+ * binding that is not its own.
  *
  * Context: Process context; may sleep.  Takes the allocator's bind mutex.
  * Return: nothing.
  */
-void ksalloc_unbind(struct ksalloc *alloc)
+void ksalloc_unbind(struct ksalloc *alloc, struct device *dev)
 {
 	struct ksalloc_binding *b;
 	bool put;
 
 	might_sleep();
-	b = ksalloc_unpublish(alloc);
+	if (!dev)
+		return;
+	b = ksalloc_unpublish(alloc, dev);
 	if (!b)
 		return;
 	put = b->holds_ref;
@@ -339,7 +351,7 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_unbind, "KSALLOC");
  */
 void ksalloc_unbind_release(struct ksalloc *alloc)
 {
-	struct ksalloc_binding *b = ksalloc_unpublish(alloc);
+	struct ksalloc_binding *b = ksalloc_unpublish(alloc, NULL);
 
 	if (b)
 		ksalloc_binding_free(alloc, b);

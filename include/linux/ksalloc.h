@@ -143,7 +143,7 @@ struct ksalloc_params {
 struct ksalloc *ksalloc_create_ex(const struct ksalloc_params *params);
 int  ksalloc_bind(struct ksalloc *alloc, struct device *dev,
 		  enum dma_data_direction dir);
-void ksalloc_unbind(struct ksalloc *alloc);
+void ksalloc_unbind(struct ksalloc *alloc, struct device *dev);
 dma_addr_t ksalloc_frame_dma(struct ksalloc *alloc, u32 index, u32 offset,
 			     u32 *len);
 int  ksalloc_frame_sg(struct ksalloc *alloc, u32 index,

@@ -98,7 +98,7 @@ ioctl_lines() {
 		!done && /^0x[0-9A-Fa-f][0-9A-Fa-f]  / && hexval(substr($0, 3, 2)) > 186 {
 			printf "%-6s%-7s%-58s%s\n", "0xB9", "00-09", "uapi/linux/ksalloc.h",
 				"ksalloc, a Windows KS stream allocator port"
-			printf "%-6s%-7s%-58s%s\n", "0xBA", "00-04",
+			printf "%-6s%-7s%-58s%s\n", "0xBA", "00-05",
 				"drivers/misc/ksalloc/samples/ksalloc_producer.h",
 				"ksalloc sample frame producer"
 			done = 1

@@ -54,3 +54,9 @@ KSALLOC_ABI(ksalloc_stats, wait_timeouts, 32);
 KSALLOC_ABI(ksalloc_stats, handoffs, 40);
 KSALLOC_ABI(ksalloc_stats, peak_allocated, 48);
 KSALLOC_ABI(ksalloc_stats, waiters, 56);
+
+static_assert(sizeof(struct ksalloc_dmabuf) == 16);
+KSALLOC_ABI(ksalloc_dmabuf, fd_flags, 0);
+KSALLOC_ABI(ksalloc_dmabuf, index, 4);
+KSALLOC_ABI(ksalloc_dmabuf, fd, 8);
+KSALLOC_ABI(ksalloc_dmabuf, reserved, 12);

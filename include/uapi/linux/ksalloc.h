@@ -82,7 +82,25 @@ struct ksalloc_stats {            /* 64 bytes */
 #define KSALLOC_IOC_ALLOC_BATCH       _IOWR(KSALLOC_IOC_MAGIC, 0x05, struct ksalloc_frame_batch)
 #define KSALLOC_IOC_FREE_BATCH        _IOWR(KSALLOC_IOC_MAGIC, 0x06, struct ksalloc_frame_batch)
 #define KSALLOC_IOC_GET_STATS         _IOR(KSALLOC_IOC_MAGIC, 0x07, struct ksalloc_stats)
-/* 0x08 is KSALLOC_IOC_EXPORT_DMABUF. */
+
+/*
+ * A dma-buf of the pool (index KSALLOC_DMABUF_POOL: the size that mmap() of
+ * the descriptor maps, frame i at the offset ALLOC returns) or of one frame
+ * that user space holds (the stride bytes from its offset; needs a stride
+ * that is a multiple of the page size).  fd_flags: O_CLOEXEC and the access
+ * mode of the new file (O_RDONLY, O_WRONLY or O_RDWR), nothing else.  The
+ * dma-buf keeps the pool alive after the descriptor is closed.  Needs a
+ * descriptor open for writing (-EBADF); a PAGED pool, a frame user space
+ * does not hold, unknown fd_flags or a nonzero reserved are -EINVAL.
+ */
+struct ksalloc_dmabuf {           /* 16 bytes */
+	__u32 fd_flags;           /* in: O_CLOEXEC and the access mode only */
+	__u32 index;              /* in: a frame user space holds, or KSALLOC_DMABUF_POOL */
+	__s32 fd;                 /* out: the new dma-buf file descriptor */
+	__u32 reserved;           /* must be 0 */
+};
+#define KSALLOC_DMABUF_POOL 0xffffffffU
+#define KSALLOC_IOC_EXPORT_DMABUF     _IOWR(KSALLOC_IOC_MAGIC, 0x08, struct ksalloc_dmabuf)
 
 /*
  * The allocator's id: a number that no other allocator gets while the

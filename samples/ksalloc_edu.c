@@ -331,7 +331,7 @@ static int ksalloc_edu_attach(struct ksalloc_stream *s, bool created)
 
 static void ksalloc_edu_detach(struct ksalloc_stream *s)
 {
-	ksalloc_unbind(s->alloc);
+	ksalloc_unbind(s->alloc, &to_edu(s)->pdev->dev);
 }
 
 static void ksalloc_edu_start(struct ksalloc_stream *s)

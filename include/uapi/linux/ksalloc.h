@@ -99,6 +99,7 @@ struct ksalloc_dmabuf {           /* 16 bytes */
 	__s32 fd;                 /* out: the new dma-buf file descriptor */
 	__u32 reserved;           /* must be 0 */
 };
+
 #define KSALLOC_DMABUF_POOL 0xffffffffU
 #define KSALLOC_IOC_EXPORT_DMABUF     _IOWR(KSALLOC_IOC_MAGIC, 0x08, struct ksalloc_dmabuf)
 

@@ -439,6 +439,7 @@ static long ksalloc_dev_ioctl(struct file *file, unsigned int cmd,
 	case KSALLOC_IOC_FREE:
 	case KSALLOC_IOC_ALLOC_BATCH:
 	case KSALLOC_IOC_FREE_BATCH:
+	case KSALLOC_IOC_EXPORT_DMABUF:
 		break;
 	default:
 		return -ENOTTY;
@@ -460,6 +461,8 @@ static long ksalloc_dev_ioctl(struct file *file, unsigned int cmd,
 		return ksalloc_ioctl_free(alloc, argp);
 	case KSALLOC_IOC_ALLOC_BATCH:
 		return ksalloc_ioctl_alloc_batch(alloc, argp);
+	case KSALLOC_IOC_EXPORT_DMABUF:
+		return ksalloc_ioctl_export_dmabuf(alloc, h->memcg, argp);
 	default:
 		return ksalloc_ioctl_free_batch(alloc, argp);
 	}

@@ -15,6 +15,8 @@
 #include <linux/types.h>
 #include <linux/wait.h>
 
+struct ksalloc_dmabuf;
+struct mem_cgroup;
 struct page;
 
 /* The module parameters (main.c). */
@@ -40,6 +42,9 @@ struct page **ksalloc_pool_pages(struct ksalloc *alloc, unsigned int *nr);
 u64 ksalloc_id(struct ksalloc *alloc);
 bool ksalloc_is_closed(struct ksalloc *alloc);
 u64 ksalloc_charged_bytes(void);
+long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
+				 struct mem_cgroup *memcg,
+				 struct ksalloc_dmabuf __user *argp);
 
 int ksalloc_core_init(void);
 void ksalloc_core_exit(void);

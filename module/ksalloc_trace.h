@@ -290,6 +290,119 @@ TRACE_EVENT(ksalloc_dma_sync,
 		  __entry->for_device)
 );
 
+/* KSALLOC_IOC_EXPORT_DMABUF: index ~0 for the pool; result the fd or -errno. */
+TRACE_EVENT(ksalloc_dmabuf_export,
+	TP_PROTO(const struct ksalloc *alloc, u32 index, u32 pages, int result),
+	TP_ARGS(alloc, index, pages, result),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__field(u32, index)
+		__field(u32, pages)
+		__field(int, result)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+		__entry->index = index;
+		__entry->pages = pages;
+		__entry->result = result;
+	),
+	TP_printk("id=%llu index=%u pages=%u result=%d", __entry->id,
+		  __entry->index, __entry->pages, __entry->result)
+);
+
+/* The last reference to an exported dma-buf is gone. */
+TRACE_EVENT(ksalloc_dmabuf_release,
+	TP_PROTO(const struct ksalloc *alloc, u32 index),
+	TP_ARGS(alloc, index),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__field(u32, index)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+		__entry->index = index;
+	),
+	TP_printk("id=%llu index=%u", __entry->id, __entry->index)
+);
+
+/* An importer attached: its scatterlist has sg_entries entries. */
+TRACE_EVENT(ksalloc_dmabuf_attach,
+	TP_PROTO(const struct ksalloc *alloc, const struct device *dev,
+		 u32 sg_entries),
+	TP_ARGS(alloc, dev, sg_entries),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__array(char, dev, 32)
+		__field(u32, sg_entries)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+		strscpy(__entry->dev, dev ? dev_name(dev) : "", sizeof(__entry->dev));
+		__entry->sg_entries = sg_entries;
+	),
+	TP_printk("id=%llu dev=%s sg_entries=%u", __entry->id, __entry->dev,
+		  __entry->sg_entries)
+);
+
+TRACE_EVENT(ksalloc_dmabuf_detach,
+	TP_PROTO(const struct ksalloc *alloc, const struct device *dev),
+	TP_ARGS(alloc, dev),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__array(char, dev, 32)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+		strscpy(__entry->dev, dev ? dev_name(dev) : "", sizeof(__entry->dev));
+	),
+	TP_printk("id=%llu dev=%s", __entry->id, __entry->dev)
+);
+
+/*
+ * An importer's mapping: dir the direction (DMA_NONE, 3, for an unmap),
+ * dma_entries the bus segments it got, result 0 or -errno.
+ */
+TRACE_EVENT(ksalloc_dmabuf_map,
+	TP_PROTO(const struct ksalloc *alloc, const struct device *dev, int dir,
+		 u32 dma_entries, int result),
+	TP_ARGS(alloc, dev, dir, dma_entries, result),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__array(char, dev, 32)
+		__field(int, dir)
+		__field(u32, dma_entries)
+		__field(int, result)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+		strscpy(__entry->dev, dev ? dev_name(dev) : "", sizeof(__entry->dev));
+		__entry->dir = dir;
+		__entry->dma_entries = dma_entries;
+		__entry->result = result;
+	),
+	TP_printk("id=%llu dev=%s dir=%d dma_entries=%u result=%d",
+		  __entry->id, __entry->dev, __entry->dir, __entry->dma_entries,
+		  __entry->result)
+);
+
+/* DMA_BUF_IOCTL_SYNC of an exported dma-buf. */
+TRACE_EVENT(ksalloc_dmabuf_sync,
+	TP_PROTO(const struct ksalloc *alloc, u32 index, bool for_device),
+	TP_ARGS(alloc, index, for_device),
+	TP_STRUCT__entry(
+		__field(u64, id)
+		__field(u32, index)
+		__field(bool, for_device)
+	),
+	TP_fast_assign(
+		__entry->id = alloc->id;
+		__entry->index = index;
+		__entry->for_device = for_device;
+	),
+	TP_printk("id=%llu index=%u for_device=%d", __entry->id,
+		  __entry->index, __entry->for_device)
+);
+
 #endif /* _KSALLOC_TRACE_H */
 
 #undef TRACE_INCLUDE_PATH

@@ -1,0 +1,425 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * ksalloc - dma-buf export of the pool or of one frame (SPEC 8)
+ *
+ * KSALLOC_IOC_EXPORT_DMABUF makes a dma-buf of pool pages, so that user
+ * space can hand frames to V4L2, DRM PRIME or any other importer without a
+ * copy.  The exporter here is as plain as dma-buf exporters go:
+ *
+ * - The dma-buf holds a reference on the allocator, which keeps the pages,
+ *   their kernel mapping and the allocator's charge alive after the
+ *   descriptor is closed; release() drops it.  Its own bookkeeping (this
+ *   struct, and each attachment's scatterlist) is charged to the module's
+ *   budget and to the memory cgroup of the descriptor's opener.
+ * - Each attachment gets a scatterlist of the exported pages at attach();
+ *   map_dma_buf() maps it for the importer's device with dma_map_sgtable()
+ *   once and hands out the same table until unmap_dma_buf().  Nothing
+ *   stays mapped after detach().
+ * - mmap() inserts the pages (vm_map_pages(): each mapped page holds a page
+ *   reference, which the core's reaper waits for); never executable.
+ * - vmap() returns the pool's own kernel mapping: nothing to undo.
+ * - begin/end_cpu_access() sync every mapped attachment for the CPU and
+ *   back to the devices.
+ *
+ * Freeing an exported frame does not revoke its dma-buf (SPEC 8): using
+ * memory that is still exported is the holder's business, as with mmap().
+ */
+
+#include <linux/dma-buf.h>
+#include <linux/dma-mapping.h>
+#include <linux/err.h>
+#include <linux/fcntl.h>
+#include <linux/iosys-map.h>
+#include <linux/list.h>
+#include <linux/memcontrol.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/mutex.h>
+#include <linux/sched/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/slab.h>
+#include <linux/uaccess.h>
+
+#include "core.h"
+#include "ksalloc_trace.h"
+
+/*
+ * The DMA_BUF namespace, imported in a way that every kernel from 6.1 on
+ * accepts (MODULE_IMPORT_NS() takes a bare name before 6.13).
+ */
+MODULE_INFO(import_ns, "DMA_BUF");
+
+/**
+ * struct ksalloc_export - one dma-buf of pool memory
+ * @alloc: the allocator, with a reference until release()
+ * @memcg: the opener's memory cgroup, with a reference, or NULL; every
+ *         allocation of the exporter is charged to it
+ * @pages: the first exported page, in &ksalloc.pages
+ * @nr_pages: the exported pages
+ * @index: the exported frame, or %KSALLOC_DMABUF_POOL
+ * @offset: byte offset of the first page in the pool
+ * @lock: protects @attachments and the mapping state of each of them
+ * @attachments: &struct ksalloc_export_att, one per attach()
+ */
+struct ksalloc_export {
+	struct ksalloc *alloc;
+	struct mem_cgroup *memcg;
+	struct page **pages;
+	unsigned int nr_pages;
+	u32 index;
+	size_t offset;
+	struct mutex lock;	/* protects attachments, and their mapping */
+	struct list_head attachments;
+};
+
+/**
+ * struct ksalloc_export_att - one importer's attachment
+ * @node: link in &ksalloc_export.attachments
+ * @dev: the importer's device
+ * @sgt: the exported pages, DMA-mapped for @dev while @dir is not DMA_NONE
+ * @dir: the direction of the mapping, %DMA_NONE while unmapped
+ * @cost: bytes charged for this attachment
+ */
+struct ksalloc_export_att {
+	struct list_head node;
+	struct device *dev;
+	struct sg_table sgt;
+	enum dma_data_direction dir;
+	size_t cost;
+};
+
+#ifdef CONFIG_MEMCG
+static struct mem_cgroup *ksalloc_memcg_get(struct mem_cgroup *memcg)
+{
+	if (memcg)
+		css_get(&memcg->css);
+	return memcg;
+}
+#else
+static struct mem_cgroup *ksalloc_memcg_get(struct mem_cgroup *memcg)
+{
+	return memcg;
+}
+#endif
+
+/* What the scatterlist of an attachment costs, at most. */
+static size_t ksalloc_export_att_cost(const struct ksalloc_export *exp)
+{
+	return kmalloc_size_roundup(sizeof(struct ksalloc_export_att)) +
+	       ksalloc_kv_bytes(exp->nr_pages * sizeof(struct scatterlist));
+}
+
+static int ksalloc_dmabuf_attach(struct dma_buf *dmabuf,
+				 struct dma_buf_attachment *attach)
+{
+	struct ksalloc_export *exp = dmabuf->priv;
+	unsigned int seg = max_t(unsigned int, PAGE_SIZE,
+				 dma_get_max_seg_size(attach->dev));
+	size_t size = (size_t)exp->nr_pages << PAGE_SHIFT;
+	size_t cost = ksalloc_export_att_cost(exp);
+	struct ksalloc_export_att *att;
+	struct mem_cgroup *old;
+	int ret;
+
+	ret = ksalloc_charge(cost);
+	if (ret)
+		return ret;
+	old = set_active_memcg(exp->memcg);
+	att = kzalloc(sizeof(*att), GFP_KERNEL_ACCOUNT);
+	ret = -ENOMEM;
+	if (att)
+		ret = sg_alloc_table_from_pages_segment(&att->sgt, exp->pages,
+							exp->nr_pages, 0, size,
+							seg, GFP_KERNEL_ACCOUNT);
+	set_active_memcg(old);
+	if (ret) {
+		kfree(att);
+		ksalloc_uncharge(cost);
+		return ret;
+	}
+	att->dev = attach->dev;
+	att->dir = DMA_NONE;
+	att->cost = cost;
+	attach->priv = att;
+	mutex_lock(&exp->lock);
+	list_add_tail(&att->node, &exp->attachments);
+	mutex_unlock(&exp->lock);
+	trace_ksalloc_dmabuf_attach(exp->alloc, attach->dev, att->sgt.orig_nents);
+	return 0;
+}
+
+static void ksalloc_dmabuf_detach(struct dma_buf *dmabuf,
+				  struct dma_buf_attachment *attach)
+{
+	struct ksalloc_export *exp = dmabuf->priv;
+	struct ksalloc_export_att *att = attach->priv;
+
+	mutex_lock(&exp->lock);
+	list_del(&att->node);
+	/* An importer that detaches mapped: nothing stays mapped. */
+	if (att->dir != DMA_NONE)
+		dma_unmap_sgtable(att->dev, &att->sgt, att->dir, 0);
+	mutex_unlock(&exp->lock);
+	trace_ksalloc_dmabuf_detach(exp->alloc, att->dev);
+	sg_free_table(&att->sgt);
+	ksalloc_uncharge(att->cost);
+	kfree(att);
+}
+
+static struct sg_table *ksalloc_dmabuf_map(struct dma_buf_attachment *attach,
+					   enum dma_data_direction dir)
+{
+	struct ksalloc_export *exp = attach->dmabuf->priv;
+	struct ksalloc_export_att *att = attach->priv;
+	int ret = 0;
+
+	if (!valid_dma_direction(dir))
+		return ERR_PTR(-EINVAL);
+	mutex_lock(&exp->lock);
+	if (att->dir == DMA_NONE) {
+		ret = dma_map_sgtable(att->dev, &att->sgt, dir, 0);
+		if (!ret)
+			att->dir = dir;
+	} else if (att->dir != dir) {
+		/* One mapping per attachment, as the dma-buf core caches it. */
+		ret = -EBUSY;
+	}
+	mutex_unlock(&exp->lock);
+	trace_ksalloc_dmabuf_map(exp->alloc, att->dev, dir,
+				 ret ? 0 : att->sgt.nents, ret);
+	return ret ? ERR_PTR(ret) : &att->sgt;
+}
+
+static void ksalloc_dmabuf_unmap(struct dma_buf_attachment *attach,
+				 struct sg_table *sgt,
+				 enum dma_data_direction dir)
+{
+	struct ksalloc_export *exp = attach->dmabuf->priv;
+	struct ksalloc_export_att *att = attach->priv;
+
+	mutex_lock(&exp->lock);
+	if (att->dir != DMA_NONE) {
+		dma_unmap_sgtable(att->dev, &att->sgt, att->dir, 0);
+		att->dir = DMA_NONE;
+	}
+	mutex_unlock(&exp->lock);
+	trace_ksalloc_dmabuf_map(exp->alloc, att->dev, DMA_NONE, 0, 0);
+}
+
+/* The last reference to the dma-buf is gone: so is ours on the pool. */
+static void ksalloc_dmabuf_release(struct dma_buf *dmabuf)
+{
+	struct ksalloc_export *exp = dmabuf->priv;
+
+	trace_ksalloc_dmabuf_release(exp->alloc, exp->index);
+	mutex_destroy(&exp->lock);
+	mem_cgroup_put(exp->memcg);
+	ksalloc_put(exp->alloc);
+	kfree(exp);
+	ksalloc_uncharge(kmalloc_size_roundup(sizeof(*exp)));
+}
+
+/* Shared and never executable, as mmap() of the descriptor. */
+static int ksalloc_dmabuf_mmap(struct dma_buf *dmabuf,
+			       struct vm_area_struct *vma)
+{
+	struct ksalloc_export *exp = dmabuf->priv;
+
+	if (!(vma->vm_flags & VM_MAYSHARE))
+		return -EINVAL;
+	if (vma->vm_flags & VM_EXEC)
+		return -EPERM;
+	vm_flags_mod(vma, VM_DONTEXPAND | VM_DONTDUMP, VM_MAYEXEC);
+	/* vm_map_pages() honours vm_pgoff and checks the size. */
+	return vm_map_pages(vma, exp->pages, exp->nr_pages);
+}
+
+/* The pool is mapped in the kernel all its life: vunmap has nothing to do. */
+static int ksalloc_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
+{
+	struct ksalloc_export *exp = dmabuf->priv;
+
+	iosys_map_set_vaddr(map, exp->alloc->pool + exp->offset);
+	return 0;
+}
+
+static void ksalloc_dmabuf_vunmap(struct dma_buf *dmabuf,
+				  struct iosys_map *map)
+{
+}
+
+/* DMA_BUF_IOCTL_SYNC: every mapped attachment, for the CPU or the device. */
+static void ksalloc_dmabuf_sync(struct ksalloc_export *exp, bool for_cpu)
+{
+	struct ksalloc_export_att *att;
+
+	mutex_lock(&exp->lock);
+	list_for_each_entry(att, &exp->attachments, node) {
+		if (att->dir == DMA_NONE)
+			continue;
+		if (for_cpu)
+			dma_sync_sgtable_for_cpu(att->dev, &att->sgt, att->dir);
+		else
+			dma_sync_sgtable_for_device(att->dev, &att->sgt, att->dir);
+	}
+	mutex_unlock(&exp->lock);
+	trace_ksalloc_dmabuf_sync(exp->alloc, exp->index, !for_cpu);
+}
+
+static int ksalloc_dmabuf_begin_cpu(struct dma_buf *dmabuf,
+				    enum dma_data_direction dir)
+{
+	ksalloc_dmabuf_sync(dmabuf->priv, true);
+	return 0;
+}
+
+static int ksalloc_dmabuf_end_cpu(struct dma_buf *dmabuf,
+				  enum dma_data_direction dir)
+{
+	ksalloc_dmabuf_sync(dmabuf->priv, false);
+	return 0;
+}
+
+static const struct dma_buf_ops ksalloc_dmabuf_ops = {
+	.attach			= ksalloc_dmabuf_attach,
+	.detach			= ksalloc_dmabuf_detach,
+	.map_dma_buf		= ksalloc_dmabuf_map,
+	.unmap_dma_buf		= ksalloc_dmabuf_unmap,
+	.release		= ksalloc_dmabuf_release,
+	.mmap			= ksalloc_dmabuf_mmap,
+	.vmap			= ksalloc_dmabuf_vmap,
+	.vunmap			= ksalloc_dmabuf_vunmap,
+	.begin_cpu_access	= ksalloc_dmabuf_begin_cpu,
+	.end_cpu_access		= ksalloc_dmabuf_end_cpu,
+};
+
+/*
+ * Checks a request against the ABI and the allocator, and fills in which
+ * pages it exports.  -EINVAL for everything SPEC 8 refuses.
+ */
+static int ksalloc_export_check(struct ksalloc *alloc,
+				const struct ksalloc_dmabuf *req,
+				struct ksalloc_export *exp)
+{
+	u32 acc = req->fd_flags & O_ACCMODE;
+
+	if (req->reserved || (req->fd_flags & ~(O_CLOEXEC | O_ACCMODE)) ||
+	    (acc != O_RDONLY && acc != O_WRONLY && acc != O_RDWR))
+		return -EINVAL;
+	if (alloc->framing.pool_type == KSALLOC_POOL_PAGED)
+		return -EINVAL;
+	exp->index = req->index;
+	if (req->index == KSALLOC_DMABUF_POOL) {
+		exp->offset = 0;
+		exp->pages = alloc->pages;
+		exp->nr_pages = alloc->nr_pages;
+		return 0;
+	}
+	if (req->index >= alloc->frames || !PAGE_ALIGNED(alloc->stride) ||
+	    READ_ONCE(*ksalloc_state(alloc, req->index)) != KSALLOC_FRAME_USER)
+		return -EINVAL;
+	exp->offset = ksalloc_frame_offset(alloc, req->index);
+	exp->pages = alloc->pages + (exp->offset >> PAGE_SHIFT);
+	exp->nr_pages = alloc->stride >> PAGE_SHIFT;
+	return 0;
+}
+
+/* The dma-buf of @exp, which owns @exp from then on. */
+static struct dma_buf *ksalloc_export_create(struct ksalloc_export *exp,
+					     u32 fd_flags)
+{
+	DEFINE_DMA_BUF_EXPORT_INFO(info);
+
+	info.ops = &ksalloc_dmabuf_ops;
+	info.size = (size_t)exp->nr_pages << PAGE_SHIFT;
+	info.flags = fd_flags & O_ACCMODE;
+	info.priv = exp;
+	return dma_buf_export(&info);
+}
+
+/*
+ * A descriptor for @dmabuf, installed only once user space has its
+ * number: a failed copy leaves no descriptor behind and drops the dma-buf.
+ */
+static int ksalloc_export_fd(struct dma_buf *dmabuf, u32 fd_flags,
+			     struct ksalloc_dmabuf __user *argp)
+{
+	int fd = get_unused_fd_flags(fd_flags & O_CLOEXEC);
+
+	if (fd < 0) {
+		dma_buf_put(dmabuf);
+		return fd;
+	}
+	if (put_user(fd, &argp->fd)) {
+		put_unused_fd(fd);
+		dma_buf_put(dmabuf);
+		return -EFAULT;
+	}
+	fd_install(fd, dmabuf->file);
+	return fd;
+}
+
+/**
+ * ksalloc_ioctl_export_dmabuf() - KSALLOC_IOC_EXPORT_DMABUF
+ * @alloc: the allocator of a descriptor open for writing
+ * @memcg: the opener's memory cgroup, or NULL
+ * @argp: the user's struct ksalloc_dmabuf
+ *
+ * Context: Process context; may sleep.
+ * Return: 0 with the new descriptor in the user's fd, -EFAULT, -EINVAL for
+ * what SPEC 8 refuses, -ENOMEM over the budget or without memory, or an
+ * error of dma_buf_export() or of the descriptor.
+ */
+long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
+				 struct mem_cgroup *memcg,
+				 struct ksalloc_dmabuf __user *argp)
+{
+	size_t cost = kmalloc_size_roundup(sizeof(struct ksalloc_export));
+	struct ksalloc_export *exp;
+	struct ksalloc_dmabuf req;
+	struct mem_cgroup *old;
+	struct dma_buf *dmabuf;
+	int ret, fd;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	ret = ksalloc_charge(cost);
+	if (ret)
+		return ret;
+	old = set_active_memcg(memcg);
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL_ACCOUNT);
+	set_active_memcg(old);
+	if (!exp) {
+		ret = -ENOMEM;
+		goto err_uncharge;
+	}
+	ret = ksalloc_export_check(alloc, &req, exp);
+	if (ret)
+		goto err_free;
+	mutex_init(&exp->lock);
+	INIT_LIST_HEAD(&exp->attachments);
+	ksalloc_get(alloc);
+	exp->alloc = alloc;
+	exp->memcg = ksalloc_memcg_get(memcg);
+
+	dmabuf = ksalloc_export_create(exp, req.fd_flags);
+	if (IS_ERR(dmabuf)) {
+		ret = PTR_ERR(dmabuf);
+		goto err_put;
+	}
+	/* From here on, the release of the dma-buf frees @exp. */
+	fd = ksalloc_export_fd(dmabuf, req.fd_flags, argp);
+	trace_ksalloc_dmabuf_export(alloc, req.index, exp->nr_pages, fd);
+	return fd < 0 ? fd : 0;
+
+err_put:
+	trace_ksalloc_dmabuf_export(alloc, req.index, exp->nr_pages, ret);
+	mem_cgroup_put(exp->memcg);
+	ksalloc_put(alloc);
+	mutex_destroy(&exp->lock);
+err_free:
+	kfree(exp);
+err_uncharge:
+	ksalloc_uncharge(cost);
+	return ret;
+}

@@ -25,6 +25,7 @@
  *	ksalloc_test_mmap.c	the mapping, scribbling, batches
  *	ksalloc_test_lifetime.c	the function table, access modes, the
  *				producer, closing, a threads stress
+ *	ksalloc_test_dmabuf.c	EXPORT_DMABUF: refusals, mmap, sync, lifetime
  */
 #include "ksalloc_test.h"
 
@@ -33,5 +34,6 @@
 #include "ksalloc_test_poll.c"
 #include "ksalloc_test_mmap.c"
 #include "ksalloc_test_lifetime.c"
+#include "ksalloc_test_dmabuf.c"
 
 TEST_HARNESS_MAIN

@@ -32,6 +32,7 @@
 #include <sys/time.h>
 #include <sys/wait.h>
 #include <linux/capability.h>
+#include <linux/dma-buf.h>
 #include <linux/ksalloc.h>
 
 #include "ksalloc_producer.h"
@@ -263,6 +264,7 @@ static const struct {
 	{ "FREE_BATCH", KSALLOC_IOC_FREE_BATCH },
 	{ "GET_STATS", KSALLOC_IOC_GET_STATS },
 	{ "GET_ID", KSALLOC_IOC_GET_ID },
+	{ "EXPORT_DMABUF", KSALLOC_IOC_EXPORT_DMABUF },
 };
 
 FIXTURE(ksalloc) {

@@ -185,6 +185,7 @@ TEST_F(ksalloc, readonly_descriptor_ebadf)
 	struct ksalloc_frame_batch batch = {
 		.indices = (uintptr_t)idx, .count = 1 };
 	struct ksalloc_functiontable_info info = {};
+	struct ksalloc_dmabuf dmabuf = { .index = KSALLOC_DMABUF_POOL };
 	const struct {
 		const char *name;
 		unsigned long cmd;
@@ -196,6 +197,7 @@ TEST_F(ksalloc, readonly_descriptor_ebadf)
 		{ "FREE", KSALLOC_IOC_FREE, &fr },
 		{ "ALLOC_BATCH", KSALLOC_IOC_ALLOC_BATCH, &batch },
 		{ "FREE_BATCH", KSALLOC_IOC_FREE_BATCH, &batch },
+		{ "EXPORT_DMABUF", KSALLOC_IOC_EXPORT_DMABUF, &dmabuf },
 	};
 	struct pollfd pfd = { .events = POLLOUT };
 	struct ksalloc_stats s;

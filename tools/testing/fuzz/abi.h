@@ -34,7 +34,8 @@ enum {
 /* What the counters are kept per: the ioctls, then the other calls. */
 enum fuzz_op {
 	OP_SET_FRAMING, OP_GET_STATUS, OP_GET_FUNCTIONTABLE, OP_ALLOC, OP_FREE,
-	OP_ALLOC_BATCH, OP_FREE_BATCH, OP_GET_STATS, OP_GET_ID, OP_BAD_IOCTL,
+	OP_ALLOC_BATCH, OP_FREE_BATCH, OP_GET_STATS, OP_GET_ID, OP_EXPORT_DMABUF,
+	OP_BAD_IOCTL,
 	OP_OPEN, OP_CLOSE, OP_DUP, OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_POLL,
 	OP_FCNTL, OP_FORK, OP_SIGNAL, NR_OPS
 };
@@ -123,6 +124,7 @@ void op_free(struct thread *t, struct slot *s);
 void op_alloc_batch(struct thread *t, struct slot *s);
 void op_free_batch(struct thread *t, struct slot *s);
 void op_query(struct thread *t, struct slot *s);
+void op_export(struct thread *t, struct slot *s);
 void op_bad_ioctl(struct thread *t, struct slot *s);
 void op_mmap(struct thread *t, struct slot *s);
 void op_poll(struct thread *t, struct slot *s);

@@ -64,7 +64,8 @@
 
 static const char *const op_names[NR_OPS] = {
 	"SET_FRAMING", "GET_STATUS", "GET_FUNCTIONTABLE", "ALLOC", "FREE",
-	"ALLOC_BATCH", "FREE_BATCH", "GET_STATS", "GET_ID", "bad_ioctl",
+	"ALLOC_BATCH", "FREE_BATCH", "GET_STATS", "GET_ID", "EXPORT_DMABUF",
+	"bad_ioctl",
 	"open", "close", "dup", "mmap", "munmap", "mprotect", "poll",
 	"fcntl", "fork", "signal",
 };
@@ -490,8 +491,10 @@ static void *worker(void *arg)
 			op_alloc_batch(t, s);
 		else if (op < 720)
 			op_free_batch(t, s);
-		else if (op < 800)
+		else if (op < 785)
 			op_query(t, s);
+		else if (op < 800)
+			op_export(t, s);
 		else if (op < 850)
 			op_bad_ioctl(t, s);
 		else if (op < 900)

@@ -359,6 +359,71 @@ void op_query(struct thread *t, struct slot *s)
 	}
 }
 
+/*
+ * EXPORT_DMABUF (SPEC 8): the pool, a frame we hold, and refusals.  Every
+ * dma-buf is closed again at once; its size is checked.
+ */
+void op_export(struct thread *t, struct slot *s)
+{
+	static const uint32_t bad_flags[] = {
+		O_NONBLOCK, O_ACCMODE, O_APPEND, O_TRUNC, O_CREAT, 0x40000000U,
+	};
+	struct ksalloc_dmabuf d = { .fd_flags = O_RDWR | O_CLOEXEC,
+				    .index = KSALLOC_DMABUF_POOL, .fd = -1 };
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	bool paged = s->f.pool_type == KSALLOC_POOL_PAGED;
+	size_t want_size = s->poolbytes;
+	int e, idx = -1, want;
+	off_t size;
+
+	switch (below(t, 6)) {
+	case 0:	/* the pool */
+		want = paged ? EINVAL : 0;
+		d.fd_flags = below(t, 3) | (chance(t, 50) ? O_CLOEXEC : 0);
+		break;
+	case 1:	/* a frame we hold */
+		idx = grab_held(t, s);
+		if (idx < 0)
+			return;
+		d.index = idx;
+		want = paged || s->stride % page ? EINVAL : 0;
+		want_size = s->stride;
+		break;
+	case 2:	/* past the last frame */
+		d.index = s->f.frames + below(t, 1000);
+		want = EINVAL;
+		break;
+	case 3:
+		d.fd_flags |= bad_flags[below(t, ARRAY_SIZE(bad_flags))];
+		want = EINVAL;
+		break;
+	case 4:
+		d.reserved = 1 + below(t, 0xffff);
+		want = EINVAL;
+		break;
+	default:
+		expect("EXPORT_DMABUF from a bad pointer",
+		       xioctl(t, OP_EXPORT_DMABUF, s->fd, KSALLOC_IOC_EXPORT_DMABUF,
+			      bad_pointer(t)), EFAULT);
+		return;
+	}
+	e = xioctl(t, OP_EXPORT_DMABUF, s->fd, KSALLOC_IOC_EXPORT_DMABUF, &d);
+	if (idx >= 0)
+		atomic_store(&s->state[idx], F_HELD);
+	expect("EXPORT_DMABUF", e, want);
+	if (e)
+		return;
+	if (d.fd < 0) {
+		violation("EXPORT_DMABUF: fd %d", d.fd);
+		return;
+	}
+	size = lseek(d.fd, 0, SEEK_END);
+	if (size != (off_t)want_size)
+		violation("EXPORT_DMABUF of %u: size %lld, not %zu", d.index,
+			  (long long)size, want_size);
+	close(d.fd);
+}
+
 /* Ioctl numbers that are not ours: other sizes, directions, numbers, magics. */
 void op_bad_ioctl(struct thread *t, struct slot *s)
 {
@@ -366,7 +431,7 @@ void op_bad_ioctl(struct thread *t, struct slot *s)
 		KSALLOC_IOC_SET_FRAMING, KSALLOC_IOC_GET_STATUS,
 		KSALLOC_IOC_GET_FUNCTIONTABLE, KSALLOC_IOC_ALLOC, KSALLOC_IOC_FREE,
 		KSALLOC_IOC_ALLOC_BATCH, KSALLOC_IOC_FREE_BATCH, KSALLOC_IOC_GET_STATS,
-		KSALLOC_IOC_GET_ID,
+		KSALLOC_IOC_GET_ID, KSALLOC_IOC_EXPORT_DMABUF,
 	};
 	unsigned long cmd = good[below(t, ARRAY_SIZE(good))];
 	unsigned char buf[256] = { 0 };
@@ -381,7 +446,7 @@ void op_bad_ioctl(struct thread *t, struct slot *s)
 	case 1:	/* another direction */
 		cmd ^= (unsigned long)(1 + below(t, 3)) << _IOC_DIRSHIFT;
 		break;
-	case 2:	/* another number: past GET_ID (0x08 is EXPORT_DMABUF, SPEC 8) */
+	case 2:	/* another number: past GET_ID */
 		cmd = _IOC(_IOC_DIR(cmd), KSALLOC_IOC_MAGIC, 10 + below(t, 246),
 			   _IOC_SIZE(cmd));
 		break;

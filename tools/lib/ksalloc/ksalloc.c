@@ -465,6 +465,33 @@ int ksalloc_query_id(struct ksalloc_allocator *a, uint64_t *id)
 }
 
 /**
+ * ksalloc_export_dmabuf() - a dma-buf of the pool or of a frame
+ * (EXPORT_DMABUF)
+ * @a: the allocator, framed, open for writing
+ * @index: a frame held through @a, or KSALLOC_EXPORT_POOL for the pool
+ * @fd_flags: O_CLOEXEC and O_RDONLY, O_WRONLY or O_RDWR
+ *
+ * The dma-buf can be handed to V4L2 (V4L2_MEMORY_DMABUF), DRM PRIME or
+ * any importer, and mapped with mmap(); it keeps the pool alive after
+ * ksalloc_destroy().  Close it with close().
+ *
+ * Return: the new descriptor, or -EINVAL (a frame not held, a stride that
+ * is not a multiple of the page size, a paged pool, other flags), -EBADF
+ * (a read-only allocator), -EBADFD before the framing, -ENOTTY from a
+ * module without it.
+ */
+int ksalloc_export_dmabuf(struct ksalloc_allocator *a, uint32_t index,
+			  int fd_flags)
+{
+	struct ksalloc_dmabuf d = {
+		.fd_flags = (uint32_t)fd_flags, .index = index, .fd = -1 };
+
+	if (ioctl(a->fd, KSALLOC_IOC_EXPORT_DMABUF, &d))
+		return neg_errno();
+	return d.fd;
+}
+
+/**
  * ksalloc_query_functiontable() - switch the dispatch interface on and
  * report it (GET_FUNCTIONTABLE)
  * @a: an allocator opened for writing

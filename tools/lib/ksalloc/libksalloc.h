@@ -83,6 +83,11 @@ int ksalloc_query_functiontable(struct ksalloc_allocator *a,
 
 int ksalloc_wait_free(struct ksalloc_allocator *a, int64_t timeout_ns);
 
+/* The index of ksalloc_export_dmabuf() that exports the whole pool. */
+#define KSALLOC_EXPORT_POOL KSALLOC_DMABUF_POOL
+int ksalloc_export_dmabuf(struct ksalloc_allocator *a, uint32_t index,
+			  int fd_flags);
+
 const char *ksalloc_strerror(int err);
 
 #ifdef __cplusplus

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 
 #include <libksalloc.h>
 
@@ -287,6 +288,37 @@ static bool paged_and_readonly(void)
 	return true;
 }
 
+/* A frame's dma-buf maps its bytes, and outlives the allocator. */
+static bool export_dmabuf(void)
+{
+	size_t page = (size_t)sysconf(_SC_PAGESIZE);
+	struct ksalloc_allocator *a;
+	unsigned char *p, *m;
+	int fd, pfd;
+	uint32_t i;
+
+	CHECK(ksalloc_open_frames(&a, 3, page, 0) == 0 && held(a));
+	CHECK(ksalloc_stride(a) == page);
+	CHECK(ksalloc_export_dmabuf(a, 0, O_RDWR) == -EINVAL);	/* not held */
+	CHECK(ksalloc_export_dmabuf(a, KSALLOC_EXPORT_POOL, O_NONBLOCK) == -EINVAL);
+	CHECK(ksalloc_alloc_nowait(a, &i) == 0);
+	p = ksalloc_frame_addr(a, i);
+	memset(p, 0x3c, page);
+	fd = ksalloc_export_dmabuf(a, i, O_RDWR | O_CLOEXEC);
+	CHECK(fd >= 0);
+	pfd = ksalloc_export_dmabuf(a, KSALLOC_EXPORT_POOL, O_RDONLY);
+	CHECK(pfd >= 0);
+	CHECK(lseek(pfd, 0, SEEK_END) == (off_t)ksalloc_pool_size(a));
+	close(pfd);
+	drop(a);
+	m = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	CHECK(m != MAP_FAILED);
+	CHECK(m[0] == 0x3c && m[page - 1] == 0x3c);
+	munmap(m, page);
+	close(fd);
+	return true;
+}
+
 int main(void)
 {
 	static const struct {
@@ -301,6 +333,7 @@ int main(void)
 		{ "lib_batches", batches },
 		{ "lib_id_and_fdinfo", id_and_fdinfo },
 		{ "lib_paged_and_readonly", paged_and_readonly },
+		{ "lib_export_dmabuf", export_dmabuf },
 	};
 	size_t i, j;
 	bool ok;

@@ -68,6 +68,7 @@ int cmd_info(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 int cmd_list(int argc, char **argv);
 int cmd_top(int argc, char **argv);
 

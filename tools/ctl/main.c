@@ -9,6 +9,7 @@
  *   ksalloc-ctl list [--json]
  *   ksalloc-ctl top [--interval S] [--seconds T]
  *   ksalloc-ctl hold [--frames N --size S] [--alloc K] [--churn] [--seconds T]
+ *   ksalloc-ctl export [--frames N --size S] [--frame]
  *
  * Everything done to /dev/ksalloc goes through libksalloc; list and top
  * read debugfs (/sys/kernel/debug/ksalloc, or $KSALLOC_DEBUGFS).
@@ -102,6 +103,15 @@ static const char usage_tail[] =
 	"  --seconds T     how long to hold (default: until SIGINT or SIGTERM)\n"
 	"  hold prints \"id N\" once the allocator is framed and its frames taken.\n"
 	"\n"
+	"export options:\n"
+	"  --frames N      frames in the pool (default 4)\n"
+	"  --size S        bytes per frame (default 4096)\n"
+	"  --frame         export one frame (its stride a multiple of the page\n"
+	"                  size) instead of the pool\n"
+	"  export writes a pattern into the pool, exports it as a dma-buf and\n"
+	"  compares every byte through the dma-buf's mapping, before and after\n"
+	"  closing the allocator.\n"
+	"\n"
 	"Global options:\n"
 	"  --device PATH   the allocator device (default " DEFAULT_DEVICE ")\n"
 	"  --producer PATH the producer device (default " DEFAULT_PRODUCER ")\n"
@@ -137,6 +147,7 @@ static const struct {
 	{ "list", PROG " list", cmd_list },
 	{ "top", PROG " top", cmd_top },
 	{ "hold", PROG " hold", cmd_hold },
+	{ "export", PROG " export", cmd_export },
 };
 
 int main(int argc, char **argv)

@@ -93,6 +93,18 @@ json_none() {
 }
 check list-json-none $T/json json_none
 
+# ---- export: a dma-buf of the pool and of a frame, compared ----------------
+ksalloc-ctl export --frames 3 --size 8192 >$T/export 2>&1
+check export-pool $T/export grep -qx 'pool: dma-buf of 24576 bytes, compared 24576 bytes twice' $T/export
+ksalloc-ctl export --frames 3 --size 4096 --frame >$T/export 2>&1
+check export-frame $T/export grep -qx 'frame [0-2]: dma-buf of 4096 bytes, compared 4096 bytes twice' $T/export
+# a stride that is not a multiple of the page: refused, status 1
+export_refused() {
+	! ksalloc-ctl export --frames 2 --size 1000 --frame >$T/export 2>&1 &&
+		grep -q 'export frame' $T/export
+}
+check export-frame-refused $T/export export_refused
+
 # ---- two allocators held by other processes --------------------------------
 hold $T/h1 --frames 8 --size 4096 --alloc 3 --seconds 120
 hold $T/h2 --frames 16 --size 1000 --align 63 --paged --alloc 5 --seconds 120

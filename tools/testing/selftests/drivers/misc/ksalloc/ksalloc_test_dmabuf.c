@@ -28,7 +28,7 @@ static int frame_pages(int fd, uint32_t frames)
 TEST_F(ksalloc, dmabuf_refused)
 {
 	struct ksalloc_dmabuf d = { .fd_flags = O_RDWR,
-				    .index = KSALLOC_DMABUF_POOL };
+				    .index = KSALLOC_DMABUF_POOL, .fd = -1 };
 	int ro, paged, idx, i;
 	const uint32_t bad_flags[] = {
 		O_NONBLOCK, O_ACCMODE, O_RDWR | O_APPEND, O_RDWR | O_TRUNC,
@@ -68,6 +68,7 @@ TEST_F(ksalloc, dmabuf_refused)
 	}
 	d.reserved = 1;
 	EXPECT_EQ(-EINVAL, xioctl(self->fd, KSALLOC_IOC_EXPORT_DMABUF, &d));
+	/* a refusal writes nothing back */
 	EXPECT_EQ(-1, d.fd);
 	d.reserved = 0;
 	ASSERT_EQ(0, xioctl(self->fd, KSALLOC_IOC_EXPORT_DMABUF, &d));

@@ -365,11 +365,11 @@ static int run_vivid(const char *node, const char *how, int want_refusal)
 
 int main(int argc, char **argv)
 {
-	if (argc == 3 && !strcmp(argv[1], "vgem"))
+	if (argc == 3 && !strcmp(argv[1], "vgem")) {
 		run_vgem(argv[2]);
-	else if (argc >= 4 && !strcmp(argv[1], "vivid"))
+	} else if (argc >= 4 && !strcmp(argv[1], "vivid")) {
 		run_vivid(argv[2], argv[3], argc > 4 && !strcmp(argv[4], "refused"));
-	else {
+	} else {
 		fprintf(stderr, "usage: %s vgem NODE | vivid NODE contig|pages [refused]\n",
 			argv[0]);
 		return 2;

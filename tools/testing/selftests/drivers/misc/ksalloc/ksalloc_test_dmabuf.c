@@ -233,9 +233,8 @@ TEST_F(ksalloc, dmabuf_outlives_descriptor)
 	m = mmap(NULL, 2 * PAGE, PROT_READ, MAP_SHARED, ffd, 0);
 	ASSERT_TRUE(m != MAP_FAILED);
 	EXPECT_EQ((unsigned char)((idx * 2 * PAGE + 1) ^ 0x5a), m[1]);
-	if (idx == 0) {
-		EXPECT_EQ(0x11, m[0]);
-	}
+	/* the byte written through the pool's dma-buf, if it was this frame's */
+	EXPECT_TRUE(idx != 0 || m[0] == 0x11);
 	munmap(m, 2 * PAGE);
 	close(ffd);
 }

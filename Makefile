@@ -6,7 +6,7 @@
 
 KDIR ?= /lib/modules/$(shell uname -r)/build
 
-.PHONY: all modules modules_install install clean check kunit lint run dma bench fuzz soak help
+.PHONY: all modules modules_install install clean check kunit lint run dma dmabuf bench fuzz soak help
 
 all modules:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules
@@ -49,6 +49,11 @@ else
 	scripts/dma.sh $(DMA_ARGS)
 endif
 
+# ksalloc's dma-bufs in vgem (DRM PRIME) and vivid (V4L2 capture), on 6.1,
+# 6.12 and 6.12-rt; DMABUF_ARGS names other kernels, e.g. "6.12".
+dmabuf:
+	scripts/dmabuf.sh $(DMABUF_ARGS)
+
 bench:
 	scripts/bench.sh
 
@@ -67,6 +72,7 @@ help:
 	@echo 'make install    libksalloc, its header and pkg-config file, ksalloc-ctl and its man page (DESTDIR=, PREFIX=)'
 	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc (DEMO=edu: from QEMU'"'"'s edu PCI device by DMA)'
 	@echo 'make dma        the edu device on 6.1, 6.12, 6.12-rt in 5 machines (IOMMU, swiotlb, NUMA, ...), then on the debug kernel'
+	@echo 'make dmabuf     vgem (DRM PRIME) and vivid (V4L2) import ksalloc dma-bufs, on 6.1, 6.12, 6.12-rt'
 	@echo 'make check      every test; ends with "N passed, N failed, N skipped"'
 	@echo 'make kunit      the KUnit suite alone (UML, lockdep, KASAN, UBSAN)'
 	@echo 'make lint       checkpatch, kernel-doc and the uapi header checks'

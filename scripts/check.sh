@@ -10,7 +10,8 @@
 # kernels under QEMU: integration, then hardening (limits, memory cgroup,
 # teardown loops) with a short fuzz pass, then QEMU's edu PCI device
 # streaming into frames by DMA (scripts/dma.sh): its five machines on the
-# three kernels (`make dma` adds the debug kernel).  Each check prints one "PASS:
+# three kernels (`make dma` adds the debug kernel), and dma-bufs of
+# ksalloc imported by vgem and vivid (scripts/dmabuf.sh).  Each check prints one "PASS:
 # <name>", "FAIL: <name>" or "SKIP: <name>" line; the last line is the
 # tally, "N passed, N failed, N skipped".  Full logs go to out/logs/ (or
 # $KSALLOC_OUT/logs).
@@ -108,6 +109,7 @@ main()
 		step hardening "$logs/hardening.stderr" "$here/hardening.sh" --fuzz
 		step dma "$logs/dma.stderr" "$here/dma.sh"
 		grep -h 'dma.sh: .* took' "$logs/dma.stderr" >&2 || true
+		step dmabuf "$logs/dmabuf.stderr" "$here/dmabuf.sh"
 	fi
 
 	passed=$(grep -c '^PASS: ' "$results" || true)

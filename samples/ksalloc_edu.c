@@ -40,7 +40,6 @@
 #include <linux/idr.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
-#include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/iopoll.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
@@ -490,7 +489,7 @@ static int ksalloc_edu_probe(struct pci_dev *pdev,
 		snprintf(edu->name, sizeof(edu->name), "ksalloc_edu%d", edu->id);
 	else
 		strscpy(edu->name, "ksalloc_edu", sizeof(edu->name));
-	/* Named for the node: KBUILD_MODNAME holds the directory, a '/'. */
+	/* Named for the node, as /proc/interrupts shows it. */
 	ret = request_irq(edu->irq, ksalloc_edu_irq, 0, edu->name, edu);
 	if (ret)
 		goto err_free_id;

@@ -138,7 +138,8 @@ void ksalloc_stream_header(struct ksalloc_producer_frame *hdr, u32 frame_size,
 void ksalloc_stream_frame_bytes(void *buf, const struct ksalloc_producer_frame *hdr,
 				u32 off, u32 len);
 
-#if IS_ENABLED(CONFIG_PCI)
+/* edu's 64-bit registers take 8-byte writes only: 64-bit kernels alone. */
+#if IS_ENABLED(CONFIG_PCI) && IS_ENABLED(CONFIG_64BIT)
 int ksalloc_edu_init(void);
 void ksalloc_edu_exit(void);
 #else

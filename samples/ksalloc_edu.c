@@ -453,6 +453,8 @@ static int ksalloc_edu_setup(struct ksalloc_edu *edu)
 	if (ret < 0)
 		return ret;
 	edu->irq = pci_irq_vector(pdev, 0);
+	/* A status left by an earlier driver must not fire at request_irq(). */
+	writel(readl(edu->regs + EDU_IRQ_STATUS), edu->regs + EDU_IRQ_ACK);
 	edu->staging = dmam_alloc_coherent(&pdev->dev, EDU_CHUNK,
 					   &edu->staging_dma, GFP_KERNEL);
 	return edu->staging ? 0 : -ENOMEM;
@@ -509,6 +511,8 @@ static int ksalloc_edu_probe(struct pci_dev *pdev,
 
 err_free_irq:
 	free_irq(edu->irq, edu);
+	/* The handler may have scheduled it before it went. */
+	tasklet_kill(&edu->tasklet);
 err_free_id:
 	ida_free(&ksalloc_edu_ida, edu->id);
 err_put:

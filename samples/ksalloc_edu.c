@@ -29,10 +29,13 @@
  *
  * The rate bounds the frames started per second; a device slower than the
  * rate delivers what it can, and a drop is counted only when a frame was due
- * and none was free.  edu masks the addresses it is given with its own
- * dma_mask property (28 bits by default): give QEMU the same width as
- * the dma_bits parameter (-device edu,dma_mask=0xffffffffffffffff with
- * dma_bits=64), or memory is silently corrupted.
+ * and none was free (then the tasklet looks again 1 ms later at the soonest,
+ * and every frame due meanwhile is a drop too).
+ *
+ * edu masks the addresses it is given with its own dma_mask property
+ * (28 bits by default): give QEMU the same width as the dma_bits parameter
+ * (-device edu,dma_mask=0xffffffffffffffff with dma_bits=64), or memory is
+ * silently corrupted.
  */
 
 #include <linux/dma-mapping.h>
@@ -67,6 +70,8 @@
 #define EDU_CHUNK		4095
 /* How long a stop waits for the transfer in flight (each takes 100 ms) */
 #define EDU_STOP_TIMEOUT_MS	2000
+/* Soonest the tasklet looks again for a free frame, when none was */
+#define EDU_RETRY_NS		NSEC_PER_MSEC
 
 static unsigned int dma_bits = 28;
 module_param(dma_bits, uint, 0444);
@@ -199,6 +204,24 @@ static void ksalloc_edu_next_chunk(struct ksalloc_edu *edu)
 	ksalloc_edu_dma(edu, edu->staging_dma, EDU_BUFFER, edu->len, 0);
 }
 
+/*
+ * A frame was due and none was free.  The tasklet looks again no sooner
+ * than EDU_RETRY_NS from now (or a period, if longer), so that a fast rate
+ * does not make a timer storm of a consumer that is behind; every frame due
+ * until then is lost, and counted.  A device slower than the rate is not
+ * owed frames for it: nothing before @now is counted.
+ */
+static void ksalloc_edu_no_frame(struct ksalloc_edu *edu, ktime_t now)
+{
+	u64 period = ktime_to_ns(edu->period);
+	u64 lost = DIV_ROUND_UP_ULL(max_t(u64, period, EDU_RETRY_NS), period);
+
+	lockdep_assert_held(&edu->lock);
+	ksalloc_stream_drop(&edu->s, KSALLOC_STREAM_NO_FRAME, lost);
+	edu->next = ktime_add_ns(now, lost * period);
+	hrtimer_start(&edu->timer, edu->next, HRTIMER_MODE_ABS_SOFT);
+}
+
 /* Takes the next frame when it is due; called with @lock, nothing in flight. */
 static void ksalloc_edu_next_frame(struct ksalloc_edu *edu)
 {
@@ -218,10 +241,7 @@ static void ksalloc_edu_next_frame(struct ksalloc_edu *edu)
 		return;
 	}
 	if (ret) {
-		/* A frame was due and none was free: that one is lost. */
-		ksalloc_stream_drop(s, KSALLOC_STREAM_NO_FRAME, 1);
-		edu->next = ktime_add(now, edu->period);
-		hrtimer_start(&edu->timer, edu->next, HRTIMER_MODE_ABS_SOFT);
+		ksalloc_edu_no_frame(edu, now);
 		return;
 	}
 	/* A device slower than the rate is not owed frames for it. */

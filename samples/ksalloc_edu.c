@@ -30,7 +30,8 @@
  * The rate bounds the frames started per second; a device slower than the
  * rate delivers what it can, and a drop is counted only when a frame was due
  * and none was free (then the tasklet looks again 1 ms later at the soonest,
- * and every frame due meanwhile is a drop too).
+ * and every frame due meanwhile is a drop too).  Frames are at most
+ * KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE bytes.
  *
  * edu masks the addresses it is given with its own dma_mask property
  * (28 bits by default): give QEMU the same width as the dma_bits parameter
@@ -335,6 +336,8 @@ static struct ksalloc *ksalloc_edu_create(struct ksalloc_stream *s,
 
 	if (edu->gone)
 		return ERR_PTR(-ENODEV);
+	if (framing->frame_size > KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE)
+		return ERR_PTR(-EINVAL);
 	return ksalloc_create_ex(&params);
 }
 
@@ -344,6 +347,15 @@ static int ksalloc_edu_attach(struct ksalloc_stream *s, bool created)
 
 	if (edu->gone)
 		return -ENODEV;
+	/*
+	 * Each frame's header is made whole when the frame is taken: its
+	 * payload generated and CRC'd in softirq context, under @lock.  The
+	 * cap bounds that to 256 KiB a frame, well under a millisecond, at
+	 * most once per frame, and every frame takes two transfers of
+	 * 100 ms a chunk.
+	 */
+	if (s->frame_size > KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE)
+		return -EINVAL;
 	return created ? 0 : ksalloc_bind(s->alloc, &edu->pdev->dev,
 					  DMA_FROM_DEVICE);
 }

@@ -27,6 +27,9 @@
  * close of the producer close that allocator: frames user space still held
  * go back to it.
  *
+ * /dev/ksalloc_edu takes frames of at most KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE
+ * bytes: ATTACH and CREATE refuse larger ones with -EINVAL.
+ *
  * Only __u32/__u64, no implicit padding, every struct a multiple of 8 bytes.
  * Reserved fields and unknown flags must be zero on input.
  */
@@ -89,6 +92,7 @@ struct ksalloc_producer_create {  /* 32 bytes */
 
 #define KSALLOC_PRODUCER_MAX_RATE 100000
 #define KSALLOC_PRODUCER_MAX_HELD 8   /* most frames KSALLOC_PRODUCER_IOC_HOLD keeps */
+#define KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE (256 * 1024)   /* /dev/ksalloc_edu's largest frame */
 
 #define KSALLOC_PRODUCER_IOC_MAGIC 0xBA
 #define KSALLOC_PRODUCER_IOC_ATTACH \

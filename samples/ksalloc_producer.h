@@ -28,7 +28,8 @@
  * go back to it.
  *
  * /dev/ksalloc_edu takes frames of at most KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE
- * bytes: ATTACH and CREATE refuse larger ones with -EINVAL.
+ * bytes: ATTACH and CREATE refuse larger ones with -EINVAL.  ATTACH of a
+ * descriptor not open for writing is -EBADF, on either device.
  *
  * Only __u32/__u64, no implicit padding, every struct a multiple of 8 bytes.
  * Reserved fields and unknown flags must be zero on input.
@@ -62,7 +63,7 @@ struct ksalloc_producer_frame {   /* 32 bytes */
 #define KSALLOC_PRODUCER_PATTERN 0x9e3779b97f4a7c15ULL
 
 struct ksalloc_producer_attach {  /* 8 bytes */
-	__u32 fd;                 /* a framed, NONPAGED /dev/ksalloc descriptor */
+	__u32 fd;                 /* a framed, NONPAGED /dev/ksalloc descriptor, O_RDWR */
 	__u32 flags;              /* must be 0 */
 };
 

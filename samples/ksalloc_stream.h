@@ -60,7 +60,8 @@ struct ksalloc_stream_ops {
  * struct ksalloc_stream - one stream
  * @ops: its source
  * @mutex: serialises attach, detach, rate changes and the dequeue of read()
- *         (so that a detach never frees what a reader is copying out)
+ *         (which takes a reference on @alloc, so that a detach never frees
+ *         what a reader is copying out); never held over a user copy
  * @alloc: the attached allocator, holding a reference; NULL when detached
  * @table: its function table
  * @frame_size: its frame size in bytes

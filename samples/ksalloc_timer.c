@@ -170,7 +170,7 @@ static int ksalloc_producer_open(struct inode *inode, struct file *file)
 {
 	struct ksalloc_producer *p;
 
-	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	if (!p)
 		return -ENOMEM;
 	ksalloc_stream_init(&p->s, &ksalloc_producer_ops);

@@ -31,7 +31,9 @@
  * rate delivers what it can, and a drop is counted only when a frame was due
  * and none was free (then the tasklet looks again 1 ms later at the soonest,
  * and every frame due meanwhile is a drop too).  Frames are at most
- * KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE bytes.
+ * KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE bytes.  A transfer that has not ended
+ * 2 s into a stop makes the device dead: its frame and the binding are
+ * leaked on purpose, and ATTACH, CREATE and SET_RATE fail with -EIO.
  *
  * edu masks the addresses it is given with its own dma_mask property
  * (28 bits by default): give QEMU the same width as the dma_bits parameter
@@ -101,6 +103,9 @@ enum ksalloc_edu_step {
  * @ref: held by the driver binding and by an open file
  * @busy: bit 0 set while the node is open
  * @gone: the device was removed; under @s.mutex
+ * @dead: a stop timed out with a transfer in flight; under @s.mutex.  The
+ *        frame being filled and the binding are kept for good, so that the
+ *        device never writes memory that was given back.
  * @staging: coherent buffer the chunks are written into
  * @staging_dma: its bus address
  * @tasklet: the bottom half of the MSI, and of @timer
@@ -129,6 +134,7 @@ struct ksalloc_edu {
 	struct kref ref;
 	unsigned long busy;
 	bool gone;
+	bool dead;
 	void *staging;
 	dma_addr_t staging_dma;
 	struct tasklet_struct tasklet;
@@ -336,6 +342,8 @@ static struct ksalloc *ksalloc_edu_create(struct ksalloc_stream *s,
 
 	if (edu->gone)
 		return ERR_PTR(-ENODEV);
+	if (edu->dead)
+		return ERR_PTR(-EIO);
 	if (framing->frame_size > KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE)
 		return ERR_PTR(-EINVAL);
 	return ksalloc_create_ex(&params);
@@ -347,6 +355,8 @@ static int ksalloc_edu_attach(struct ksalloc_stream *s, bool created)
 
 	if (edu->gone)
 		return -ENODEV;
+	if (edu->dead)
+		return -EIO;
 	/*
 	 * Each frame's header is made whole when the frame is taken: its
 	 * payload generated and CRC'd in softirq context, under @lock.  The
@@ -362,7 +372,11 @@ static int ksalloc_edu_attach(struct ksalloc_stream *s, bool created)
 
 static void ksalloc_edu_detach(struct ksalloc_stream *s)
 {
-	ksalloc_unbind(s->alloc, &to_edu(s)->pdev->dev);
+	struct ksalloc_edu *edu = to_edu(s);
+
+	/* A dead device may still write into the pool: the binding stays. */
+	if (!edu->dead)
+		ksalloc_unbind(s->alloc, &edu->pdev->dev);
 }
 
 static void ksalloc_edu_start(struct ksalloc_stream *s)
@@ -379,30 +393,58 @@ static void ksalloc_edu_start(struct ksalloc_stream *s)
 }
 
 /*
- * Stops the DMA engine: nothing new starts, the transfer in flight is
- * waited for, and the frame being filled goes back.
+ * A transfer is still in flight after the stop's wait: the device is dead.
+ * The frame it writes into is never given back, and the allocator is kept
+ * (one reference of the device's, never dropped, so that neither its pages
+ * nor its mappings go, even for an allocator that CREATE made and the
+ * detach closes).  Deliberately leaked: better than a device writing into
+ * memory that was freed.  Bus mastering is turned off, for what that stops.
  */
-static void ksalloc_edu_stop(struct ksalloc_stream *s)
+static void ksalloc_edu_die(struct ksalloc_edu *edu)
+{
+	lockdep_assert_held(&edu->s.mutex);
+	dev_err(&edu->pdev->dev,
+		"DMA still running after %d ms: device dead, frame %u and the binding kept\n",
+		EDU_STOP_TIMEOUT_MS, edu->index);
+	edu->dead = true;
+	ksalloc_get(edu->s.alloc);
+	pci_clear_master(edu->pdev);
+	ksalloc_stream_end(&edu->s);
+}
+
+/*
+ * Stops the DMA engine: nothing new starts, the transfer in flight is
+ * waited for, and the frame being filled goes back.  -EIO once the device
+ * is dead.
+ */
+static int ksalloc_edu_stop(struct ksalloc_stream *s)
 {
 	struct ksalloc_edu *edu = to_edu(s);
+	int ret;
 	u32 cmd;
 
+	lockdep_assert_held(&s->mutex);
+	if (edu->dead)
+		return -EIO;
 	spin_lock_bh(&edu->lock);
 	edu->running = false;
 	spin_unlock_bh(&edu->lock);
 
 	hrtimer_cancel(&edu->timer);
-	if (readl_poll_timeout(edu->regs + EDU_DMA_CMD, cmd,
-			       !(cmd & EDU_DMA_START), USEC_PER_MSEC,
-			       EDU_STOP_TIMEOUT_MS * USEC_PER_MSEC))
-		dev_err(&edu->pdev->dev, "DMA still running after %d ms\n",
-			EDU_STOP_TIMEOUT_MS);
+	ret = readl_poll_timeout(edu->regs + EDU_DMA_CMD, cmd,
+				 !(cmd & EDU_DMA_START), USEC_PER_MSEC,
+				 EDU_STOP_TIMEOUT_MS * USEC_PER_MSEC);
 	synchronize_irq(edu->irq);
 	tasklet_kill(&edu->tasklet);
+	if (ret) {
+		ksalloc_edu_die(edu);
+		return -EIO;
+	}
 
 	spin_lock_bh(&edu->lock);
 	ksalloc_edu_drop_frame(edu);
 	spin_unlock_bh(&edu->lock);
+	return 0;
 }
 
 static const struct ksalloc_stream_ops ksalloc_edu_ops = {

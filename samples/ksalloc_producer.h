@@ -29,7 +29,10 @@
  *
  * /dev/ksalloc_edu takes frames of at most KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE
  * bytes: ATTACH and CREATE refuse larger ones with -EINVAL.  ATTACH of a
- * descriptor not open for writing is -EBADF, on either device.
+ * descriptor not open for writing is -EBADF, on either device.  When a
+ * transfer of the edu device does not end, the device is dead: read() sees
+ * the end of the stream, and ATTACH, CREATE and SET_RATE fail with -EIO
+ * until the driver is bound again.
  *
  * Only __u32/__u64, no implicit padding, every struct a multiple of 8 bytes.
  * Reserved fields and unknown flags must be zero on input.

@@ -550,6 +550,7 @@ static void ksalloc_stream_drain(struct ksalloc_stream *s)
 	unsigned int n, i;
 
 	lockdep_assert_held(&s->mutex);
+	/* A source that failed to stop keeps the frame it could not take back. */
 	s->ops->stop(s);
 	do {
 		spin_lock_bh(&s->lock);
@@ -590,21 +591,27 @@ int ksalloc_stream_detach(struct ksalloc_stream *s)
 	return 0;
 }
 
-/* Stops the source, and starts it again at @rate unless that is 0. */
+/*
+ * Stops the source, and starts it again at @rate unless that is 0.  A
+ * source that cannot stop cleanly (a device that no longer answers) fails
+ * with its errno, and so does every rate after it.
+ */
 static int ksalloc_stream_set_rate(struct ksalloc_stream *s, u32 rate)
 {
 	bool closed;
+	int ret;
 
 	lockdep_assert_held(&s->mutex);
 	if (!s->alloc)
 		return -ENOTCONN;
 
-	s->ops->stop(s);
+	ret = s->ops->stop(s);
 	spin_lock_bh(&s->lock);
 	closed = s->flags & KSALLOC_PRODUCER_F_CLOSED;
-	if (!closed)
-		s->stats.rate = rate;
+	s->stats.rate = ret || closed ? 0 : rate;
 	spin_unlock_bh(&s->lock);
+	if (ret)
+		return ret;
 	if (closed)
 		return -ENODEV;
 

@@ -42,7 +42,10 @@ struct ksalloc_stream;
  *          refuse it with an errno.  Optional.
  * @detach: undoes @attach, once the source is stopped.  Optional.
  * @start: the rate is set to a nonzero value: start filling frames.
- * @stop: stop, and return only once no frame is being filled.
+ * @stop: stop, and return only once no frame is being filled.  Returns
+ *        0, or -EIO when the source could not stop cleanly: it is dead,
+ *        refuses every later attach, create and rate with -EIO, and keeps
+ *        whatever it could not take back (see ksalloc_edu.c).
  *
  * All are called with the stream's mutex held, in process context.
  */
@@ -53,7 +56,7 @@ struct ksalloc_stream_ops {
 	int (*attach)(struct ksalloc_stream *s, bool created);
 	void (*detach)(struct ksalloc_stream *s);
 	void (*start)(struct ksalloc_stream *s);
-	void (*stop)(struct ksalloc_stream *s);
+	int (*stop)(struct ksalloc_stream *s);
 };
 
 /**

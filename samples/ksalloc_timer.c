@@ -154,9 +154,10 @@ static void ksalloc_producer_start(struct ksalloc_stream *s)
 	hrtimer_start(&p->timer, p->period, HRTIMER_MODE_REL_SOFT);
 }
 
-static void ksalloc_producer_stop(struct ksalloc_stream *s)
+static int ksalloc_producer_stop(struct ksalloc_stream *s)
 {
 	hrtimer_cancel(&to_producer(s)->timer);
+	return 0;
 }
 
 static const struct ksalloc_stream_ops ksalloc_producer_ops = {

@@ -443,17 +443,25 @@ static void ksalloc_free_pool(struct ksalloc *alloc)
 static void ksalloc_reap(struct work_struct *work)
 {
 	struct ksalloc *alloc, *tmp;
+	LIST_HEAD(ready);
 
 	mutex_lock(&ksalloc_all_lock);
-	list_for_each_entry_safe(alloc, tmp, &ksalloc_reaped, node) {
-		if (ksalloc_pages_held(alloc))
-			continue;
-		list_del(&alloc->node);
-		ksalloc_free_pool(alloc);
-	}
+	list_for_each_entry_safe(alloc, tmp, &ksalloc_reaped, node)
+		if (!ksalloc_pages_held(alloc))
+			list_move(&alloc->node, &ready);
 	if (!list_empty(&ksalloc_reaped))
 		queue_delayed_work(ksalloc_wq, &ksalloc_reap_work, HZ);
 	mutex_unlock(&ksalloc_all_lock);
+
+	/*
+	 * Without the lock: custom backing's free(), the device's and the
+	 * module's puts may take locks of their own, or sleep.
+	 */
+	list_for_each_entry_safe(alloc, tmp, &ready, node) {
+		list_del(&alloc->node);
+		ksalloc_free_pool(alloc);
+		cond_resched();
+	}
 }
 
 /*

@@ -242,6 +242,21 @@ void ksalloc_backing_free(struct ksalloc *alloc)
 }
 
 /**
+ * ksalloc_backing_mapped_itself() - whether custom backing mapped memory
+ * @alloc: the allocator
+ *
+ * Such memory is mapped for the device of the creation until the pages
+ * go, which must not outlive the driver: ksalloc_install_fd() refuses it.
+ *
+ * Context: Any context.
+ * Return: true when custom backing set a bus address for some chunk.
+ */
+bool ksalloc_backing_mapped_itself(const struct ksalloc *alloc)
+{
+	return alloc->chunks_mapped;
+}
+
+/**
  * ksalloc_backing_name() - the backing's name, for debugfs
  * @alloc: the allocator
  *

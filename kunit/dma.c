@@ -3,8 +3,10 @@
  * KUnit suite "ksalloc_dma": allocators a device can use (SPEC 8).  The
  * refusals of ksalloc_create_ex(), the bus addresses and scatterlists of
  * frames, binding and unbinding, a device that cannot reach the pool, the
- * contiguous, device and custom backings, the sync helpers in softirq
- * context, and the NUMA node of the pool.
+ * contiguous and custom backings, the sync helpers in softirq context,
+ * and the NUMA node of the pool.  The device backing, the limits of a
+ * bind and ksalloc_install_fd() are the suite "ksalloc_dma_backing"
+ * (kunit/dma_backing.c), on the helpers of kunit/dma.h.
  *
  * The device is a KUnit platform device that no driver binds.  The cases
  * that map memory for it need DMA: under UML (NO_DMA) its mask cannot be
@@ -34,6 +36,7 @@
 #include <linux/vmalloc.h>
 
 #include "../module/ksalloc_internal.h"
+#include "dma.h"
 #include "helpers.h"
 
 /* ---- the device, the memory behind frames, debugfs ----------------------- */
@@ -48,7 +51,7 @@ static void ksalloc_dma_flush_action(void *unused)
  * At the end of the case, the releases of the allocators created from now
  * on run before what was set up until now goes.
  */
-static void ksalloc_dma_flush_later(struct kunit *test)
+void ksalloc_dma_flush_later(struct kunit *test)
 {
 	int ret = kunit_add_action_or_reset(test, ksalloc_dma_flush_action,
 					    NULL);
@@ -60,7 +63,7 @@ static void ksalloc_dma_flush_later(struct kunit *test)
  * A platform device of the case's own, removed when the case ends, after
  * the allocators created later are closed and released.
  */
-static struct device *ksalloc_dma_device(struct kunit *test)
+struct device *ksalloc_dma_device(struct kunit *test)
 {
 	struct platform_device *pdev;
 
@@ -73,7 +76,7 @@ static struct device *ksalloc_dma_device(struct kunit *test)
 }
 
 /* The same, able to reach @mask; skips the case where there is no DMA. */
-static struct device *ksalloc_dma_capable(struct kunit *test, u64 mask)
+struct device *ksalloc_dma_capable(struct kunit *test, u64 mask)
 {
 	struct device *dev = ksalloc_dma_device(test);
 	int ret = dma_coerce_mask_and_coherent(dev, mask);
@@ -84,13 +87,13 @@ static struct device *ksalloc_dma_capable(struct kunit *test, u64 mask)
 }
 
 /* Bus addresses are physical ones (phys_to_dma()): no IOMMU translates. */
-static bool ksalloc_dma_direct(struct device *dev)
+bool ksalloc_dma_direct(struct device *dev)
 {
 	return !device_iommu_mapped(dev);
 }
 
 /* The page that holds byte @off of frame @index. */
-static struct page *ksalloc_dma_page(struct ksalloc *alloc, u32 index, u32 off)
+struct page *ksalloc_dma_page(struct ksalloc *alloc, u32 index, u32 off)
 {
 	void *p = ksalloc_frame_ptr(alloc, index) + off;
 
@@ -98,7 +101,7 @@ static struct page *ksalloc_dma_page(struct ksalloc *alloc, u32 index, u32 off)
 }
 
 /* The physical address of byte @off of frame @index. */
-static phys_addr_t ksalloc_dma_phys(struct ksalloc *alloc, u32 index, u32 off)
+phys_addr_t ksalloc_dma_phys(struct ksalloc *alloc, u32 index, u32 off)
 {
 	void *p = ksalloc_frame_ptr(alloc, index) + off;
 
@@ -118,7 +121,7 @@ static u32 ksalloc_dma_next_page(struct ksalloc *alloc, u32 index, u32 off)
  * The physically contiguous runs of the first @len bytes of frame
  * @index, counted from the memory alone.
  */
-static unsigned int ksalloc_dma_runs(struct ksalloc *alloc, u32 index, u32 len)
+unsigned int ksalloc_dma_runs(struct ksalloc *alloc, u32 index, u32 len)
 {
 	unsigned int runs = 1;
 	u32 o;
@@ -132,15 +135,15 @@ static unsigned int ksalloc_dma_runs(struct ksalloc *alloc, u32 index, u32 len)
 }
 
 /* The case's debugfs (ksalloc_test_info()), in test->priv. */
-static int ksalloc_dma_init(struct kunit *test)
+int ksalloc_dma_init(struct kunit *test)
 {
 	test->priv = kunit_kzalloc(test, sizeof(struct ksalloc_test_fs),
 				   GFP_KERNEL);
 	return test->priv ? 0 : -ENOMEM;
 }
 
-static void ksalloc_dma_expect_info(struct kunit *test, struct ksalloc *alloc,
-				    const char *key, u64 want)
+void ksalloc_dma_expect_info(struct kunit *test, struct ksalloc *alloc,
+			     const char *key, u64 want)
 {
 	u64 v;
 
@@ -248,10 +251,8 @@ static int ksalloc_dma_check_sg(struct kunit *test, struct ksalloc *alloc,
  * Checks every frame of @alloc, bound to @dev, and what must fail.
  * Returns the bus segments of all frames.
  */
-static unsigned int ksalloc_dma_check_bound(struct kunit *test,
-					    struct ksalloc *alloc,
-					    struct device *dev, u32 frames,
-					    u32 size)
+unsigned int ksalloc_dma_check_bound(struct kunit *test, struct ksalloc *alloc,
+				     struct device *dev, u32 frames, u32 size)
 {
 	struct scatterlist sg[2];
 	unsigned int segs, all = 0;
@@ -280,8 +281,8 @@ static unsigned int ksalloc_dma_check_bound(struct kunit *test,
 }
 
 /* Checks that no frame of @alloc has a bus address. */
-static void ksalloc_dma_check_unbound(struct kunit *test, struct ksalloc *alloc,
-				      u32 frames)
+void ksalloc_dma_check_unbound(struct kunit *test, struct ksalloc *alloc,
+			       u32 frames)
 {
 	struct scatterlist sg[4];
 	u32 i, len;
@@ -296,7 +297,7 @@ static void ksalloc_dma_check_unbound(struct kunit *test, struct ksalloc *alloc,
 }
 
 /* What ksalloc_create_ex() of @p returns: 0 (closed again) or -errno. */
-static int ksalloc_dma_create_err(const struct ksalloc_params *p)
+int ksalloc_dma_create_err(const struct ksalloc_params *p)
 {
 	struct ksalloc *alloc = ksalloc_create_ex(p);
 
@@ -304,13 +305,6 @@ static int ksalloc_dma_create_err(const struct ksalloc_params *p)
 		return PTR_ERR_OR_ZERO(alloc) ?: -EFAULT;
 	ksalloc_close(alloc);
 	return 0;
-}
-
-static struct ksalloc_framing ksalloc_dma_framing(u32 frames, u32 size,
-						  u32 alignment)
-{
-	return (struct ksalloc_framing){ .frames = frames, .frame_size = size,
-					 .alignment = alignment };
 }
 
 /* ---- custom backing ------------------------------------------------------ */
@@ -527,7 +521,9 @@ static const struct ksalloc_dma_refusal ksalloc_dma_refusals[] = {
 	       DMA_FROM_DEVICE, -EINVAL),
 	REFUSE("device_without_dev", 0, 4, 256, 0, 0, KSALLOC_CREATE_DEVICE,
 	       false, false, DMA_FROM_DEVICE, -EINVAL),
-	REFUSE("contig_and_device", 0, 4, 256, 0, 0,
+	REFUSE("device_with_ops", 0, 4, 256, 0, 0, KSALLOC_CREATE_DEVICE, true,
+	       true, DMA_FROM_DEVICE, -EINVAL),
+	REFUSE("paged_contig_device", 1, 4, 256, 0, 0,
 	       KSALLOC_CREATE_CONTIG | KSALLOC_CREATE_DEVICE, true, false,
 	       DMA_FROM_DEVICE, -EINVAL),
 	REFUSE("unknown_flag", 0, 4, 256, 0, 0, 0x4, false, false,
@@ -772,47 +768,6 @@ static void ksalloc_dma_contig_bound_test(struct kunit *test)
 				frames * PAGE_ALIGN(size));
 	/* the binding of the creation stays: it goes at the release */
 	KUNIT_EXPECT_EQ(test, -EBUSY, ksalloc_bind(alloc, dev, DMA_FROM_DEVICE));
-}
-
-/*
- * Memory allocated for the device: every page within its mask (24 bits
- * where ZONE_DMA gives them, else 32) and on its node, bus addresses from
- * the backing; closing with the binding still there unmaps and frees it
- * all at the release.
- */
-static void ksalloc_dma_device_test(struct kunit *test)
-{
-	struct device *dev = ksalloc_dma_capable(test, DMA_BIT_MASK(64));
-	const u32 frames = 8, size = 2000;
-	struct ksalloc_framing f = ksalloc_dma_framing(frames, size, 0);
-	struct ksalloc_params p = {
-		.framing = &f, .flags = KSALLOC_CREATE_DEVICE, .dev = dev,
-		.dir = DMA_BIDIRECTIONAL, .node = NUMA_NO_NODE,
-	};
-	u64 mask, start = ksalloc_test_charged();
-	struct ksalloc *alloc;
-	u32 i;
-
-	if (dma_set_mask_and_coherent(dev, DMA_BIT_MASK(24)))
-		KUNIT_ASSERT_EQ(test, 0,
-				dma_set_mask_and_coherent(dev, DMA_BIT_MASK(32)));
-	mask = dma_get_mask(dev);
-	set_dev_node(dev, first_online_node);
-	alloc = ksalloc_test_create_ex(test, &p);
-
-	ksalloc_dma_check_bound(test, alloc, dev, frames, size);
-	for (i = 0; i < frames; i++) {
-		u32 len;
-
-		KUNIT_EXPECT_LE(test, ksalloc_frame_dma(alloc, i, size - 1, &len),
-				mask);
-		if (dev_to_node(dev) != NUMA_NO_NODE)
-			KUNIT_EXPECT_EQ(test, page_to_nid(ksalloc_dma_page(alloc, i, 0)),
-					dev_to_node(dev));
-	}
-	ksalloc_dma_expect_info(test, alloc, "direction", DMA_BIDIRECTIONAL);
-	ksalloc_test_close(test, alloc);
-	KUNIT_EXPECT_EQ(test, ksalloc_test_settle(start), start);
 }
 
 struct ksalloc_dma_bh {
@@ -1164,7 +1119,6 @@ static struct kunit_case ksalloc_dma_test_cases[] = {
 	KUNIT_CASE(ksalloc_dma_reach_test),
 	KUNIT_CASE(ksalloc_dma_contig_test),
 	KUNIT_CASE(ksalloc_dma_contig_bound_test),
-	KUNIT_CASE(ksalloc_dma_device_test),
 	KUNIT_CASE(ksalloc_dma_sync_softirq_test),
 	KUNIT_CASE(ksalloc_dma_ops_test),
 	KUNIT_CASE_PARAM(ksalloc_dma_ops_fail_test, ksalloc_dma_fail_gen_params),

@@ -13,17 +13,25 @@
  *   contig   the stride    alloc_pages_node() of the   mapped at bind,
  *                          stride's order, split and   one per frame
  *                          trimmed to the stride
- *   device   PAGE_SIZE     dma_alloc_pages() for the   the backing's
- *                          device (its mask, its node)
+ *   device   as pages or   the same, from the zone     mapped at the
+ *            contig        the device reaches          creation's bind
  *   custom   PAGE_SIZE or  ksalloc_backing_ops.alloc   the backing's, or
  *            the stride                                mapped at bind
+ *
+ * Device memory is ordinary memory from the zone that the device's mask
+ * reaches without bouncing (ksalloc_dma_zone()), never dma_alloc_pages():
+ * user space may hold the pool (a descriptor of ksalloc_install_fd(), a
+ * mapping, a pipe) after the driver's remove(), which an allocation of the
+ * DMA API must not outlive.  Mapped at the creation's bind and unmapped at
+ * the unbind or the release, the pages are then plain pages, freed as
+ * those of the default backing; the device is not held for them.
  *
  * Every chunk is allocated with GFP_KERNEL_ACCOUNT | __GFP_ZERO, so that
  * the memory cgroup pays and no frame shows what the memory held before;
  * after that nothing writes into it (SPEC 7.7).  Chunks are freed through
  * the backing that gave them, once no page is held by anyone else (core.c,
- * ksalloc_reap()): the device and the module of custom callbacks are held
- * until then.
+ * ksalloc_reap()): the module of custom callbacks, and the device they
+ * mapped chunks for, are held until then.
  */
 
 #include <linux/device.h>
@@ -45,9 +53,9 @@
  * @alloc: the allocator, its stride set
  * @params: checked parameters of ksalloc_create_ex()
  *
- * Takes a reference on &ksalloc_params.dev and on the module of the
- * custom callbacks, which ksalloc_backing_free() or ksalloc_backing_put()
- * drop.
+ * With custom callbacks, takes a reference on their module and on
+ * &ksalloc_params.dev (the device of the addresses they may set), which
+ * ksalloc_backing_free() or ksalloc_backing_put() drop.
  *
  * Context: Process context.
  * Return: 0, or -ENODEV when the callbacks' module is going away.
@@ -63,20 +71,23 @@ int ksalloc_backing_init(struct ksalloc *alloc,
 	alloc->contig = params->flags & KSALLOC_CREATE_CONTIG;
 	alloc->chunk_size = alloc->contig ? alloc->stride : PAGE_SIZE;
 	alloc->chunk_pages = alloc->chunk_size >> PAGE_SHIFT;
-	if (ops)
+	alloc->gfp = KSALLOC_GFP;
+	if (ops) {
 		alloc->backing = KSALLOC_BACKING_CUSTOM;
-	else if (params->flags & KSALLOC_CREATE_DEVICE)
+	} else if (params->flags & KSALLOC_CREATE_DEVICE) {
 		alloc->backing = KSALLOC_BACKING_DEVICE;
-	else if (alloc->contig)
+		alloc->gfp |= ksalloc_dma_zone(params->dev);
+	} else if (alloc->contig) {
 		alloc->backing = KSALLOC_BACKING_CONTIG;
-	else
+	} else {
 		alloc->backing = KSALLOC_BACKING_PAGES;
+	}
 
 	if (ops && ops->owner && !try_module_get(ops->owner))
 		return -ENODEV;
 	alloc->ops = ops;
 	alloc->ops_priv = params->ops_priv;
-	if (params->dev) {
+	if (ops && params->dev) {
 		alloc->backing_dev = get_device(params->dev);
 		alloc->backing_dir = params->dir;
 	}
@@ -117,30 +128,26 @@ static struct page *ksalloc_alloc_contig(int node, size_t size, gfp_t gfp)
 	return page;
 }
 
-/* Chunk @i from the backing; its bus address, if any, in chunk_dma[@i]. */
+/* Chunk @i from the backing; custom backing's bus address in chunk_dma[@i]. */
 static struct page *ksalloc_alloc_chunk(struct ksalloc *alloc, unsigned int i)
 {
-	dma_addr_t *dma = alloc->chunk_dma ? &alloc->chunk_dma[i] : NULL;
+	struct page *page;
 
-	switch (alloc->backing) {
-	case KSALLOC_BACKING_CONTIG:
-		return ksalloc_alloc_contig(alloc->nid, alloc->chunk_size,
-					    KSALLOC_GFP);
-	case KSALLOC_BACKING_DEVICE:
-		/* Without CONFIG_HAS_DMA (UML) there is no device memory. */
-		if (!IS_ENABLED(CONFIG_HAS_DMA))
-			return NULL;
-		return dma_alloc_pages(alloc->backing_dev, PAGE_SIZE, dma,
-				       alloc->backing_dir, KSALLOC_GFP);
-	case KSALLOC_BACKING_CUSTOM:
-		*dma = DMA_MAPPING_ERROR;
-		return alloc->ops->alloc(alloc->ops_priv, alloc->chunk_size,
-					 alloc->nid, KSALLOC_GFP, dma);
-	default:
-		if (alloc->nid == NUMA_NO_NODE)
-			return alloc_page(KSALLOC_GFP);
-		return alloc_pages_node(alloc->nid, KSALLOC_GFP, 0);
+	if (alloc->backing == KSALLOC_BACKING_CUSTOM) {
+		alloc->chunk_dma[i] = DMA_MAPPING_ERROR;
+		page = alloc->ops->alloc(alloc->ops_priv, alloc->chunk_size,
+					 alloc->nid, KSALLOC_GFP,
+					 &alloc->chunk_dma[i]);
+		if (page && alloc->chunk_dma[i] != DMA_MAPPING_ERROR)
+			alloc->chunks_mapped = true;
+		return page;
 	}
+	if (alloc->contig)
+		return ksalloc_alloc_contig(alloc->nid, alloc->chunk_size,
+					    alloc->gfp);
+	if (alloc->nid == NUMA_NO_NODE)
+		return alloc_page(alloc->gfp);
+	return alloc_pages_node(alloc->nid, alloc->gfp, 0);
 }
 
 /* Gives chunk @i back to the backing it came from. */
@@ -149,20 +156,13 @@ static void ksalloc_free_chunk(struct ksalloc *alloc, unsigned int i)
 	struct page *page = alloc->pages[i * alloc->chunk_pages];
 	unsigned int j;
 
-	switch (alloc->backing) {
-	case KSALLOC_BACKING_DEVICE:
-		if (IS_ENABLED(CONFIG_HAS_DMA))
-			dma_free_pages(alloc->backing_dev, PAGE_SIZE, page,
-				       alloc->chunk_dma[i], alloc->backing_dir);
-		break;
-	case KSALLOC_BACKING_CUSTOM:
+	if (alloc->backing == KSALLOC_BACKING_CUSTOM) {
 		alloc->ops->free(alloc->ops_priv, page, alloc->chunk_size,
 				 alloc->chunk_dma[i]);
-		break;
-	default:
-		for (j = 0; j < alloc->chunk_pages; j++)
-			__free_page(page + j);
+		return;
 	}
+	for (j = 0; j < alloc->chunk_pages; j++)
+		__free_page(page + j);
 }
 
 /* Frees the first @n chunks and the arrays. */
@@ -200,8 +200,7 @@ int ksalloc_alloc_pool(struct ksalloc *alloc, size_t bytes)
 				GFP_KERNEL_ACCOUNT);
 	if (!alloc->pages)
 		return -ENOMEM;
-	if (alloc->backing == KSALLOC_BACKING_DEVICE ||
-	    alloc->backing == KSALLOC_BACKING_CUSTOM) {
+	if (alloc->backing == KSALLOC_BACKING_CUSTOM) {
 		alloc->chunk_dma = kvmalloc_array(alloc->nr_chunks,
 						  sizeof(*alloc->chunk_dma),
 						  GFP_KERNEL_ACCOUNT);
@@ -240,6 +239,21 @@ void ksalloc_backing_free(struct ksalloc *alloc)
 {
 	ksalloc_free_chunks(alloc, alloc->nr_chunks);
 	ksalloc_backing_put(alloc);
+}
+
+/**
+ * ksalloc_backing_mapped_itself() - whether custom backing mapped memory
+ * @alloc: the allocator
+ *
+ * Such memory is mapped for the device of the creation until the pages
+ * go, which must not outlive the driver: ksalloc_install_fd() refuses it.
+ *
+ * Context: Any context.
+ * Return: true when custom backing set a bus address for some chunk.
+ */
+bool ksalloc_backing_mapped_itself(const struct ksalloc *alloc)
+{
+	return alloc->chunks_mapped;
 }
 
 /**

@@ -160,7 +160,7 @@ static int ksalloc_check_framing(const struct ksalloc_params *p,
 		       sizeof(struct vm_struct) + sizeof(struct vmap_area);
 	/* The backing's bus address of each chunk lives as long as the pages. */
 	chunks = p->flags & KSALLOC_CREATE_CONTIG ? f->frames : l->pool >> PAGE_SHIFT;
-	if (p->ops || (p->flags & KSALLOC_CREATE_DEVICE))
+	if (p->ops)
 		l->pool_cost += ksalloc_kv_bytes(chunks * sizeof(dma_addr_t));
 	l->meta_cost = ksalloc_kv_bytes((size_t)f->frames * sizeof(u32)) +
 		       ksalloc_kv_bytes(l->state) +
@@ -221,9 +221,9 @@ static void ksalloc_init_layout(struct ksalloc *alloc,
 /*
  * What ksalloc_create_ex() refuses with -EINVAL before looking at the
  * framing: unknown flags, device memory without a device (or one without a
- * coherent DMA mask, or a kernel without DMA) or with contiguous frames or
- * custom callbacks, a device, flags or callbacks for a PAGED pool, half a
- * set of callbacks, a bad direction or node.
+ * DMA mask, or a kernel without DMA) or with custom callbacks, a device,
+ * flags or callbacks for a PAGED pool, half a set of callbacks, a bad
+ * direction or node.
  */
 static int ksalloc_check_params(const struct ksalloc_params *p)
 {
@@ -240,7 +240,7 @@ static int ksalloc_check_params(const struct ksalloc_params *p)
 	/* Without CONFIG_HAS_DMA (UML) no device memory can be allocated. */
 	if ((flags & KSALLOC_CREATE_DEVICE) &&
 	    (!IS_ENABLED(CONFIG_HAS_DMA) || !p->dev || p->ops ||
-	     (flags & KSALLOC_CREATE_CONTIG) || !p->dev->coherent_dma_mask))
+	     !p->dev->dma_mask || !*p->dev->dma_mask))
 		return -EINVAL;
 	if (p->ops && (!p->ops->alloc || !p->ops->free))
 		return -EINVAL;
@@ -297,23 +297,29 @@ static void ksalloc_publish(struct ksalloc *alloc)
  * with memory from the backing that @params asks for: order-0 pages by
  * default; with %KSALLOC_CREATE_CONTIG one physically contiguous
  * allocation per frame (the stride rounded up to whole pages); with
- * %KSALLOC_CREATE_DEVICE pages from dma_alloc_pages() for @params->dev,
- * which respect its DMA mask and node and need no bouncing; or chunks from
+ * %KSALLOC_CREATE_DEVICE, alone or with %KSALLOC_CREATE_CONTIG, the same
+ * from the zone that @params->dev reaches without bouncing when no IOMMU
+ * translates its DMA (as dma-direct chooses it: ZONE_DMA32 or ZONE_DMA
+ * for a narrow mask), every page checked against its mask; or chunks from
  * @params->ops.  The memory comes from @params->node if it can (by default
  * the device's node).  With @params->dev the allocator is bound to it
  * (see ksalloc_bind()) until the release, or until ksalloc_unbind().
  * Everything, the backing's memory included, is charged as for
  * ksalloc_create(); nothing is ever written into the frames.  Device
- * memory stays allocated for the device until the release: a driver
- * closes the allocator, and drops its references, before its remove()
- * returns.
+ * memory is ordinary memory, mapped for the device by that binding: once
+ * the driver unbinds (in its remove() at the latest), the pages are plain
+ * pages that user space may keep (ksalloc_install_fd()) after the device
+ * is gone.  Memory that custom backing mapped itself stays mapped until
+ * the pages go: the driver closes such an allocator, and drops its
+ * references, before its remove() returns.
  *
  * Context: Process context; may sleep.
  * Return: the allocator, holding one reference that ksalloc_close() drops,
  * ERR_PTR(-EINVAL) for malformed framing or parameters (see the text),
  * ERR_PTR(-ENOMEM) over the module's limits or when the backing has no
- * memory, ERR_PTR(-ERANGE) when the device cannot reach the memory (see
- * ksalloc_bind()), ERR_PTR(-ENODEV) when the callbacks' module is going.
+ * memory, ERR_PTR(-ERANGE) when the device cannot reach the memory or map
+ * a frame whole (see ksalloc_bind()), ERR_PTR(-ENODEV) when the callbacks'
+ * module is going.
  */
 struct ksalloc *ksalloc_create_ex(const struct ksalloc_params *params)
 {
@@ -443,17 +449,25 @@ static void ksalloc_free_pool(struct ksalloc *alloc)
 static void ksalloc_reap(struct work_struct *work)
 {
 	struct ksalloc *alloc, *tmp;
+	LIST_HEAD(ready);
 
 	mutex_lock(&ksalloc_all_lock);
-	list_for_each_entry_safe(alloc, tmp, &ksalloc_reaped, node) {
-		if (ksalloc_pages_held(alloc))
-			continue;
-		list_del(&alloc->node);
-		ksalloc_free_pool(alloc);
-	}
+	list_for_each_entry_safe(alloc, tmp, &ksalloc_reaped, node)
+		if (!ksalloc_pages_held(alloc))
+			list_move(&alloc->node, &ready);
 	if (!list_empty(&ksalloc_reaped))
 		queue_delayed_work(ksalloc_wq, &ksalloc_reap_work, HZ);
 	mutex_unlock(&ksalloc_all_lock);
+
+	/*
+	 * Without the lock: custom backing's free(), the device's and the
+	 * module's puts may take locks of their own, or sleep.
+	 */
+	list_for_each_entry_safe(alloc, tmp, &ready, node) {
+		list_del(&alloc->node);
+		ksalloc_free_pool(alloc);
+		cond_resched();
+	}
 }
 
 /*

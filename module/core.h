@@ -49,7 +49,7 @@ enum {
 enum {
 	KSALLOC_BACKING_PAGES,	/* order-0 pages, one at a time */
 	KSALLOC_BACKING_CONTIG,	/* one split high-order block per frame */
-	KSALLOC_BACKING_DEVICE,	/* dma_alloc_pages(), a page at a time */
+	KSALLOC_BACKING_DEVICE,	/* pages or contig, from the device's zone */
 	KSALLOC_BACKING_CUSTOM,	/* struct ksalloc_backing_ops */
 };
 
@@ -137,11 +137,15 @@ struct ksalloc_waiter {
  * @nr_chunks: the allocations of the backing, @nr_pages / @chunk_pages;
  *             immutable
  * @contig: a chunk is a frame (@chunk_size is the stride); immutable
- * @chunk_dma: the bus address of each chunk for @backing_dev, set by the
- *             backing (DEVICE, custom), DMA_MAPPING_ERROR where it set
- *             none; NULL for pages and contig; immutable
- * @backing_dev: the device of ksalloc_create_ex(), with a reference until
- *               the pages go (DEVICE backing frees through it); immutable
+ * @gfp: the flags of the backing's allocations, the zone of the device
+ *       for %KSALLOC_BACKING_DEVICE; immutable
+ * @chunk_dma: the bus address of each chunk for @backing_dev, set by
+ *             custom backing, DMA_MAPPING_ERROR where it set none; NULL
+ *             for the other backings; immutable
+ * @chunks_mapped: custom backing set a bus address in @chunk_dma; immutable
+ * @backing_dev: the device of ksalloc_create_ex() with custom backing,
+ *               with a reference until the pages go; NULL otherwise;
+ *               immutable
  * @backing_dir: the direction given with @backing_dev; immutable
  * @ops: custom backing, or NULL; its module is held until the pages go
  * @ops_priv: passed to @ops
@@ -202,7 +206,9 @@ struct ksalloc {
 	unsigned int chunk_pages;
 	unsigned int nr_chunks;
 	bool contig;
+	gfp_t gfp;
 	dma_addr_t *chunk_dma;
+	bool chunks_mapped;
 	struct device *backing_dev;
 	enum dma_data_direction backing_dir;
 	const struct ksalloc_backing_ops *ops;
@@ -318,6 +324,7 @@ int ksalloc_alloc_pool(struct ksalloc *alloc, size_t bytes);
 void ksalloc_backing_free(struct ksalloc *alloc);
 void ksalloc_backing_put(struct ksalloc *alloc);
 const char *ksalloc_backing_name(const struct ksalloc *alloc);
+gfp_t ksalloc_dma_zone(struct device *dev);
 
 /* dma.c: the device binding */
 int ksalloc_bind_created(struct ksalloc *alloc, struct device *dev,

@@ -641,14 +641,19 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_fdget, "KSALLOC");
  * the stats and the id, as on a descriptor it framed itself
  * (SET_FRAMING fails with -EBUSY).  The file holds its own reference on
  * @alloc; closing it does not close the allocator, which stays its
- * creator's to close.  The pool and the frames are charged as they were
- * at the creation.
+ * creator's to close.  Frames that user space allocated through the
+ * descriptor and did not free stay out after the descriptor is closed;
+ * they come back at the creator's ksalloc_close(), as every frame held
+ * by user space does.  The pool and the frames are charged as they were
+ * at the creation.  Memory that custom backing mapped for a device itself
+ * stays mapped as long as the pages live, which user space could make
+ * outlast the driver: such an allocator is refused.
  *
  * Context: Process context, in the task that gets the descriptor; may
  * sleep.
  * Return: the descriptor, -EINVAL for flags other than %O_CLOEXEC, -ENODEV
- * when @alloc was closed, -EMFILE when the task has no descriptor left,
- * -ENOMEM.
+ * when @alloc was closed, -EOPNOTSUPP when custom backing mapped its
+ * memory, -EMFILE when the task has no descriptor left, -ENOMEM.
  */
 int ksalloc_install_fd(struct ksalloc *alloc, unsigned int flags)
 {
@@ -661,6 +666,8 @@ int ksalloc_install_fd(struct ksalloc *alloc, unsigned int flags)
 		return -EINVAL;
 	if (ksalloc_is_closed(alloc))
 		return -ENODEV;
+	if (ksalloc_backing_mapped_itself(alloc))
+		return -EOPNOTSUPP;
 	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
 	if (!h)
 		return -ENOMEM;

@@ -23,9 +23,21 @@
  * Reachability: when the device's DMA is not translated by an IOMMU (no
  * DMA domain: direct mapping, swiotlb, an identity domain), a page beyond
  * its DMA mask could only be reached through a bounce buffer; a bind then
- * fails with -ERANGE and maps nothing.  Memory of the device backing
- * (dma_alloc_pages()) and addresses set by custom backing for the device
- * of the creation are used as they are, never mapped again.
+ * fails with -ERANGE and maps nothing, as it does for a chunk larger than
+ * dma_max_mapping_size() (a contiguous frame that swiotlb cannot bounce).
+ * The device backing takes its pages from the zone the device reaches
+ * (ksalloc_dma_zone()), and is then bound like any pool.  Only addresses
+ * that custom backing set for the device and direction of the creation
+ * are used as they are, never mapped again.
+ *
+ * Mapping and unmapping skip the CPU sync (DMA_ATTR_SKIP_CPU_SYNC): the
+ * binder syncs, with ksalloc_sync_for_device() before every transfer and
+ * ksalloc_sync_for_cpu() after it.  So a bind or an unbind never writes
+ * into frames (swiotlb would copy a stale bounce slot over them at the
+ * unmap, SPEC 7.7) nor flushes the pool's caches on a non-coherent
+ * machine.  A stride that is not a multiple of dma_get_cache_alignment()
+ * would put two frames in one cache line, which no sync can keep apart:
+ * such an allocator is not bound (-EINVAL).
  *
  * A binding's memory is charged (SPEC 7.8) like the rest of the allocator;
  * the mappings themselves (IOMMU page tables, swiotlb slots) belong to the
@@ -64,11 +76,16 @@ static unsigned int ksalloc_chunk_of(const struct ksalloc *alloc, u32 index,
 	return pos >> PAGE_SHIFT;
 }
 
-/* Whether the backing's bus address of chunk @i serves @dev. */
+/*
+ * Whether the backing's bus address of chunk @i serves @dev in @dir: only
+ * custom backing sets one, for the device and direction of the creation.
+ */
 static bool ksalloc_backing_mapped(const struct ksalloc *alloc,
-				   struct device *dev, unsigned int i)
+				   struct device *dev,
+				   enum dma_data_direction dir, unsigned int i)
 {
 	return alloc->chunk_dma && dev == alloc->backing_dev &&
+	       dir == alloc->backing_dir &&
 	       alloc->chunk_dma[i] != DMA_MAPPING_ERROR;
 }
 
@@ -80,19 +97,52 @@ static bool ksalloc_dma_translated(struct device *dev)
 	return domain && iommu_is_dma_domain(domain);
 }
 
-/*
- * -ERANGE when @dev would need a bounce buffer to reach a chunk that the
- * binding maps; checked before anything is mapped.
+/**
+ * ksalloc_dma_zone() - the zone of the pages a device reaches directly
+ * @dev: the device of a creation with %KSALLOC_CREATE_DEVICE
+ *
+ * As dma-direct chooses it when no IOMMU translates @dev's DMA: none when
+ * the mask (cut by the bus's limit) covers all memory, ZONE_DMA32 when it
+ * covers 32 bits, else ZONE_DMA.  The bind then checks every page.
+ *
+ * Context: Any context.
+ * Return: 0, %GFP_DMA32 or %GFP_DMA.
  */
-static int ksalloc_dma_reachable(struct ksalloc *alloc, struct device *dev)
+gfp_t ksalloc_dma_zone(struct device *dev)
 {
+	u64 mask;
+
+	if (!IS_ENABLED(CONFIG_HAS_DMA) || ksalloc_dma_translated(dev))
+		return 0;
+	mask = min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
+	if (mask >= dma_get_required_mask(dev))
+		return 0;
+	if (IS_ENABLED(CONFIG_ZONE_DMA32) && mask >= DMA_BIT_MASK(32))
+		return GFP_DMA32;
+	if (IS_ENABLED(CONFIG_ZONE_DMA))
+		return GFP_DMA;
+	return 0;
+}
+
+/*
+ * -ERANGE when a chunk that the binding maps is larger than one mapping
+ * of @dev can be (swiotlb bounces at most 256 KiB), or when @dev would
+ * need a bounce buffer to reach it; checked before anything is mapped.
+ */
+static int ksalloc_dma_reachable(struct ksalloc *alloc, struct device *dev,
+				 enum dma_data_direction dir)
+{
+	bool translated = ksalloc_dma_translated(dev);
+	size_t max = dma_max_mapping_size(dev);
 	unsigned int i;
 	phys_addr_t phys;
 
-	if (ksalloc_dma_translated(dev))
-		return 0;
 	for (i = 0; i < alloc->nr_chunks; i++) {
-		if (ksalloc_backing_mapped(alloc, dev, i))
+		if (ksalloc_backing_mapped(alloc, dev, dir, i))
+			continue;
+		if (alloc->chunk_size > max)
+			return -ERANGE;
+		if (translated)
 			continue;
 		phys = page_to_phys(alloc->pages[i * alloc->chunk_pages]);
 		if (!dma_capable(dev, phys_to_dma(dev, phys), alloc->chunk_size,
@@ -102,16 +152,29 @@ static int ksalloc_dma_reachable(struct ksalloc *alloc, struct device *dev)
 	return 0;
 }
 
+/*
+ * Mappings skip the CPU sync (DMA_ATTR_SKIP_CPU_SYNC): the binder syncs
+ * with the helpers, before and after every transfer.  Without it a
+ * swiotlb unmap would copy a stale bounce slot over the frames (a write
+ * into them that nobody asked for, SPEC 7.7), and a non-coherent machine
+ * would flush or invalidate the whole pool at bind and unbind.
+ */
+#define KSALLOC_DMA_ATTRS DMA_ATTR_SKIP_CPU_SYNC
+
 /* Unmaps the first @n chunks of @b that the binding mapped itself. */
 static void ksalloc_dma_unmap(struct ksalloc *alloc, struct ksalloc_binding *b,
 			      unsigned int n)
 {
 	unsigned int i;
 
-	for (i = 0; i < n; i++)
-		if (!ksalloc_backing_mapped(alloc, b->dev, i))
-			dma_unmap_page(b->dev, b->dma[i], alloc->chunk_size,
-				       b->dir);
+	for (i = 0; i < n; i++) {
+		if (!ksalloc_backing_mapped(alloc, b->dev, b->dir, i))
+			dma_unmap_page_attrs(b->dev, b->dma[i],
+					     alloc->chunk_size, b->dir,
+					     KSALLOC_DMA_ATTRS);
+		if ((i & 255) == 255)
+			cond_resched();
+	}
 }
 
 /* Bus addresses for every chunk: the backing's, or a mapping of ours. */
@@ -121,13 +184,14 @@ static int ksalloc_dma_map_chunks(struct ksalloc *alloc,
 	unsigned int i;
 
 	for (i = 0; i < alloc->nr_chunks; i++) {
-		if (ksalloc_backing_mapped(alloc, b->dev, i)) {
+		if (ksalloc_backing_mapped(alloc, b->dev, b->dir, i)) {
 			b->dma[i] = alloc->chunk_dma[i];
 			continue;
 		}
-		b->dma[i] = dma_map_page(b->dev,
-					 alloc->pages[i * alloc->chunk_pages], 0,
-					 alloc->chunk_size, b->dir);
+		b->dma[i] = dma_map_page_attrs(b->dev,
+					       alloc->pages[i * alloc->chunk_pages],
+					       0, alloc->chunk_size, b->dir,
+					       KSALLOC_DMA_ATTRS);
 		if (dma_mapping_error(b->dev, b->dma[i])) {
 			ksalloc_dma_unmap(alloc, b, i);
 			return -ENOMEM;
@@ -150,8 +214,9 @@ static void ksalloc_binding_free(struct ksalloc *alloc, struct ksalloc_binding *
 
 /*
  * A complete binding of @alloc's pool for @dev, not yet published, or an
- * ERR_PTR: -EINVAL when @dev has no DMA mask, -ENOMEM over the limits or
- * without memory or mapping space, -ERANGE when @dev cannot reach a page.
+ * ERR_PTR: -EINVAL when @dev has no DMA mask or frames would share a cache
+ * line, -ENOMEM over the limits or without memory or mapping space,
+ * -ERANGE when @dev cannot reach a page or map a chunk whole.
  */
 static struct ksalloc_binding *ksalloc_binding_new(struct ksalloc *alloc,
 						   struct device *dev,
@@ -165,7 +230,10 @@ static struct ksalloc_binding *ksalloc_binding_new(struct ksalloc *alloc,
 	lockdep_assert_held(&alloc->bind_lock);
 	if (!dev->dma_mask || !*dev->dma_mask)
 		return ERR_PTR(-EINVAL);
-	ret = ksalloc_dma_reachable(alloc, dev);
+	/* Two frames sharing a cache line cannot be synced apart. */
+	if (alloc->stride % dma_get_cache_alignment())
+		return ERR_PTR(-EINVAL);
+	ret = ksalloc_dma_reachable(alloc, dev, dir);
 	if (ret)
 		return ERR_PTR(ret);
 	if (alloc->pool_cost + alloc->meta_cost + cost >
@@ -228,23 +296,29 @@ int ksalloc_bind_created(struct ksalloc *alloc, struct device *dev,
  * @dir: the direction of its transfers
  *
  * The Linux form of an AVStream device's adapter object.  Maps the whole
- * pool for @dev with dma_map_page(), page by page (a frame at a time for
- * contiguous frames), so that every frame has a bus address
+ * pool for @dev with dma_map_page_attrs(), page by page (a frame at a time
+ * for contiguous frames), so that every frame has a bus address
  * (ksalloc_frame_dma()) or a scatterlist (ksalloc_frame_sg()) until
- * ksalloc_unbind().  When an IOMMU does not translate @dev's DMA and a
- * page lies beyond its DMA mask, nothing is mapped: -ERANGE, with no
- * warning; an allocator from ksalloc_create_ex() with
- * %KSALLOC_CREATE_DEVICE has memory that every device of its kind reaches.
- * The binding holds a reference on @dev and one on @alloc, which
- * ksalloc_unbind() drops; the frames stay mapped while it lasts, through
- * ksalloc_close() too.  At most one binding at a time.
+ * ksalloc_unbind().  The mappings skip the CPU sync
+ * (%DMA_ATTR_SKIP_CPU_SYNC), at the bind and at the unbind: the driver
+ * calls ksalloc_sync_for_device() before every transfer and
+ * ksalloc_sync_for_cpu() after it, and nothing else syncs.  When an IOMMU
+ * does not translate @dev's DMA and a page lies beyond its DMA mask, or
+ * when a chunk (a contiguous frame) is larger than dma_max_mapping_size(),
+ * nothing is mapped: -ERANGE, with no warning; an allocator from
+ * ksalloc_create_ex() with %KSALLOC_CREATE_DEVICE has memory that every
+ * device of its kind reaches.  The binding holds a reference on @dev and
+ * one on @alloc, which ksalloc_unbind() drops; the frames stay mapped
+ * while it lasts, through ksalloc_close() too.  At most one binding at a
+ * time.
  *
  * Context: Process context; may sleep.  Takes the allocator's bind mutex.
  * Return: 0; -EINVAL for a NULL @dev, a @dir that is not a transfer
- * direction, a PAGED pool or a device without a DMA mask; -ENODEV when
- * @alloc was closed; -EBUSY when it is bound already; -ERANGE when @dev
- * cannot reach a page; -ENOMEM over the module's limits or when memory or
- * mapping space runs out.
+ * direction, a PAGED pool, a device without a DMA mask or a stride that
+ * is not a multiple of dma_get_cache_alignment(); -ENODEV when @alloc was
+ * closed; -EBUSY when it is bound already; -ERANGE when @dev cannot reach
+ * a page or map a chunk whole; -ENOMEM over the module's limits or when
+ * memory or mapping space runs out.
  */
 int ksalloc_bind(struct ksalloc *alloc, struct device *dev,
 		 enum dma_data_direction dir)

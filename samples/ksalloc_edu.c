@@ -29,10 +29,16 @@
  *
  * The rate bounds the frames started per second; a device slower than the
  * rate delivers what it can, and a drop is counted only when a frame was due
- * and none was free.  edu masks the addresses it is given with its own
- * dma_mask property (28 bits by default): give QEMU the same width as
- * the dma_bits parameter (-device edu,dma_mask=0xffffffffffffffff with
- * dma_bits=64), or memory is silently corrupted.
+ * and none was free (then the tasklet looks again 1 ms later at the soonest,
+ * and every frame due meanwhile is a drop too).  Frames are at most
+ * KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE bytes.  A transfer that has not ended
+ * 2 s into a stop makes the device dead: its frame and the binding are
+ * leaked on purpose, and ATTACH, CREATE and SET_RATE fail with -EIO.
+ *
+ * edu masks the addresses it is given with its own dma_mask property
+ * (28 bits by default): give QEMU the same width as the dma_bits parameter
+ * (-device edu,dma_mask=0xffffffffffffffff with dma_bits=64), or memory is
+ * silently corrupted.
  */
 
 #include <linux/dma-mapping.h>
@@ -40,7 +46,6 @@
 #include <linux/idr.h>
 #include <linux/interrupt.h>
 #include <linux/io.h>
-#include <linux/io-64-nonatomic-lo-hi.h>
 #include <linux/iopoll.h>
 #include <linux/kref.h>
 #include <linux/miscdevice.h>
@@ -68,6 +73,8 @@
 #define EDU_CHUNK		4095
 /* How long a stop waits for the transfer in flight (each takes 100 ms) */
 #define EDU_STOP_TIMEOUT_MS	2000
+/* Soonest the tasklet looks again for a free frame, when none was */
+#define EDU_RETRY_NS		NSEC_PER_MSEC
 
 static unsigned int dma_bits = 28;
 module_param(dma_bits, uint, 0444);
@@ -96,6 +103,9 @@ enum ksalloc_edu_step {
  * @ref: held by the driver binding and by an open file
  * @busy: bit 0 set while the node is open
  * @gone: the device was removed; under @s.mutex
+ * @dead: a stop timed out with a transfer in flight; under @s.mutex.  The
+ *        frame being filled and the binding are kept for good, so that the
+ *        device never writes memory that was given back.
  * @staging: coherent buffer the chunks are written into
  * @staging_dma: its bus address
  * @tasklet: the bottom half of the MSI, and of @timer
@@ -124,6 +134,7 @@ struct ksalloc_edu {
 	struct kref ref;
 	unsigned long busy;
 	bool gone;
+	bool dead;
 	void *staging;
 	dma_addr_t staging_dma;
 	struct tasklet_struct tasklet;
@@ -200,6 +211,24 @@ static void ksalloc_edu_next_chunk(struct ksalloc_edu *edu)
 	ksalloc_edu_dma(edu, edu->staging_dma, EDU_BUFFER, edu->len, 0);
 }
 
+/*
+ * A frame was due and none was free.  The tasklet looks again no sooner
+ * than EDU_RETRY_NS from now (or a period, if longer), so that a fast rate
+ * does not make a timer storm of a consumer that is behind; every frame due
+ * until then is lost, and counted.  A device slower than the rate is not
+ * owed frames for it: nothing before @now is counted.
+ */
+static void ksalloc_edu_no_frame(struct ksalloc_edu *edu, ktime_t now)
+{
+	u64 period = ktime_to_ns(edu->period);
+	u64 lost = DIV_ROUND_UP_ULL(max_t(u64, period, EDU_RETRY_NS), period);
+
+	lockdep_assert_held(&edu->lock);
+	ksalloc_stream_drop(&edu->s, KSALLOC_STREAM_NO_FRAME, lost);
+	edu->next = ktime_add_ns(now, lost * period);
+	hrtimer_start(&edu->timer, edu->next, HRTIMER_MODE_ABS_SOFT);
+}
+
 /* Takes the next frame when it is due; called with @lock, nothing in flight. */
 static void ksalloc_edu_next_frame(struct ksalloc_edu *edu)
 {
@@ -219,10 +248,7 @@ static void ksalloc_edu_next_frame(struct ksalloc_edu *edu)
 		return;
 	}
 	if (ret) {
-		/* A frame was due and none was free: that one is lost. */
-		ksalloc_stream_drop(s, KSALLOC_STREAM_NO_FRAME, 1);
-		edu->next = ktime_add(now, edu->period);
-		hrtimer_start(&edu->timer, edu->next, HRTIMER_MODE_ABS_SOFT);
+		ksalloc_edu_no_frame(edu, now);
 		return;
 	}
 	/* A device slower than the rate is not owed frames for it. */
@@ -316,6 +342,10 @@ static struct ksalloc *ksalloc_edu_create(struct ksalloc_stream *s,
 
 	if (edu->gone)
 		return ERR_PTR(-ENODEV);
+	if (edu->dead)
+		return ERR_PTR(-EIO);
+	if (framing->frame_size > KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE)
+		return ERR_PTR(-EINVAL);
 	return ksalloc_create_ex(&params);
 }
 
@@ -325,13 +355,28 @@ static int ksalloc_edu_attach(struct ksalloc_stream *s, bool created)
 
 	if (edu->gone)
 		return -ENODEV;
+	if (edu->dead)
+		return -EIO;
+	/*
+	 * Each frame's header is made whole when the frame is taken: its
+	 * payload generated and CRC'd in softirq context, under @lock.  The
+	 * cap bounds that to 256 KiB a frame, well under a millisecond, at
+	 * most once per frame, and every frame takes two transfers of
+	 * 100 ms a chunk.
+	 */
+	if (s->frame_size > KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE)
+		return -EINVAL;
 	return created ? 0 : ksalloc_bind(s->alloc, &edu->pdev->dev,
 					  DMA_FROM_DEVICE);
 }
 
 static void ksalloc_edu_detach(struct ksalloc_stream *s)
 {
-	ksalloc_unbind(s->alloc, &to_edu(s)->pdev->dev);
+	struct ksalloc_edu *edu = to_edu(s);
+
+	/* A dead device may still write into the pool: the binding stays. */
+	if (!edu->dead)
+		ksalloc_unbind(s->alloc, &edu->pdev->dev);
 }
 
 static void ksalloc_edu_start(struct ksalloc_stream *s)
@@ -348,30 +393,58 @@ static void ksalloc_edu_start(struct ksalloc_stream *s)
 }
 
 /*
- * Stops the DMA engine: nothing new starts, the transfer in flight is
- * waited for, and the frame being filled goes back.
+ * A transfer is still in flight after the stop's wait: the device is dead.
+ * The frame it writes into is never given back, and the allocator is kept
+ * (one reference of the device's, never dropped, so that neither its pages
+ * nor its mappings go, even for an allocator that CREATE made and the
+ * detach closes).  Deliberately leaked: better than a device writing into
+ * memory that was freed.  Bus mastering is turned off, for what that stops.
  */
-static void ksalloc_edu_stop(struct ksalloc_stream *s)
+static void ksalloc_edu_die(struct ksalloc_edu *edu)
+{
+	lockdep_assert_held(&edu->s.mutex);
+	dev_err(&edu->pdev->dev,
+		"DMA still running after %d ms: device dead, frame %u and the binding kept\n",
+		EDU_STOP_TIMEOUT_MS, edu->index);
+	edu->dead = true;
+	ksalloc_get(edu->s.alloc);
+	pci_clear_master(edu->pdev);
+	ksalloc_stream_end(&edu->s);
+}
+
+/*
+ * Stops the DMA engine: nothing new starts, the transfer in flight is
+ * waited for, and the frame being filled goes back.  -EIO once the device
+ * is dead.
+ */
+static int ksalloc_edu_stop(struct ksalloc_stream *s)
 {
 	struct ksalloc_edu *edu = to_edu(s);
+	int ret;
 	u32 cmd;
 
+	lockdep_assert_held(&s->mutex);
+	if (edu->dead)
+		return -EIO;
 	spin_lock_bh(&edu->lock);
 	edu->running = false;
 	spin_unlock_bh(&edu->lock);
 
 	hrtimer_cancel(&edu->timer);
-	if (readl_poll_timeout(edu->regs + EDU_DMA_CMD, cmd,
-			       !(cmd & EDU_DMA_START), USEC_PER_MSEC,
-			       EDU_STOP_TIMEOUT_MS * USEC_PER_MSEC))
-		dev_err(&edu->pdev->dev, "DMA still running after %d ms\n",
-			EDU_STOP_TIMEOUT_MS);
+	ret = readl_poll_timeout(edu->regs + EDU_DMA_CMD, cmd,
+				 !(cmd & EDU_DMA_START), USEC_PER_MSEC,
+				 EDU_STOP_TIMEOUT_MS * USEC_PER_MSEC);
 	synchronize_irq(edu->irq);
 	tasklet_kill(&edu->tasklet);
+	if (ret) {
+		ksalloc_edu_die(edu);
+		return -EIO;
+	}
 
 	spin_lock_bh(&edu->lock);
 	ksalloc_edu_drop_frame(edu);
 	spin_unlock_bh(&edu->lock);
+	return 0;
 }
 
 static const struct ksalloc_stream_ops ksalloc_edu_ops = {
@@ -454,6 +527,8 @@ static int ksalloc_edu_setup(struct ksalloc_edu *edu)
 	if (ret < 0)
 		return ret;
 	edu->irq = pci_irq_vector(pdev, 0);
+	/* A status left by an earlier driver must not fire at request_irq(). */
+	writel(readl(edu->regs + EDU_IRQ_STATUS), edu->regs + EDU_IRQ_ACK);
 	edu->staging = dmam_alloc_coherent(&pdev->dev, EDU_CHUNK,
 					   &edu->staging_dma, GFP_KERNEL);
 	return edu->staging ? 0 : -ENOMEM;
@@ -490,7 +565,7 @@ static int ksalloc_edu_probe(struct pci_dev *pdev,
 		snprintf(edu->name, sizeof(edu->name), "ksalloc_edu%d", edu->id);
 	else
 		strscpy(edu->name, "ksalloc_edu", sizeof(edu->name));
-	/* Named for the node: KBUILD_MODNAME holds the directory, a '/'. */
+	/* Named for the node, as /proc/interrupts shows it. */
 	ret = request_irq(edu->irq, ksalloc_edu_irq, 0, edu->name, edu);
 	if (ret)
 		goto err_free_id;
@@ -510,6 +585,8 @@ static int ksalloc_edu_probe(struct pci_dev *pdev,
 
 err_free_irq:
 	free_irq(edu->irq, edu);
+	/* The handler may have scheduled it before it went. */
+	tasklet_kill(&edu->tasklet);
 err_free_id:
 	ida_free(&ksalloc_edu_ida, edu->id);
 err_put:

@@ -27,6 +27,13 @@
  * close of the producer close that allocator: frames user space still held
  * go back to it.
  *
+ * /dev/ksalloc_edu takes frames of at most KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE
+ * bytes: ATTACH and CREATE refuse larger ones with -EINVAL.  ATTACH of a
+ * descriptor not open for writing is -EBADF, on either device.  When a
+ * transfer of the edu device does not end, the device is dead: read() sees
+ * the end of the stream, and ATTACH, CREATE and SET_RATE fail with -EIO
+ * until the driver is bound again.
+ *
  * Only __u32/__u64, no implicit padding, every struct a multiple of 8 bytes.
  * Reserved fields and unknown flags must be zero on input.
  */
@@ -59,7 +66,7 @@ struct ksalloc_producer_frame {   /* 32 bytes */
 #define KSALLOC_PRODUCER_PATTERN 0x9e3779b97f4a7c15ULL
 
 struct ksalloc_producer_attach {  /* 8 bytes */
-	__u32 fd;                 /* a framed, NONPAGED /dev/ksalloc descriptor */
+	__u32 fd;                 /* a framed, NONPAGED /dev/ksalloc descriptor, O_RDWR */
 	__u32 flags;              /* must be 0 */
 };
 
@@ -89,6 +96,7 @@ struct ksalloc_producer_create {  /* 32 bytes */
 
 #define KSALLOC_PRODUCER_MAX_RATE 100000
 #define KSALLOC_PRODUCER_MAX_HELD 8   /* most frames KSALLOC_PRODUCER_IOC_HOLD keeps */
+#define KSALLOC_PRODUCER_EDU_MAX_FRAME_SIZE (256 * 1024)   /* /dev/ksalloc_edu's largest frame */
 
 #define KSALLOC_PRODUCER_IOC_MAGIC 0xBA
 #define KSALLOC_PRODUCER_IOC_ATTACH \

@@ -22,6 +22,7 @@
 #include <linux/build_bug.h>
 #include <linux/crc32.h>
 #include <linux/fcntl.h>
+#include <linux/file.h>
 #include <linux/log2.h>
 #include <linux/minmax.h>
 #include <linux/slab.h>
@@ -253,49 +254,87 @@ static bool ksalloc_stream_readable(struct ksalloc_stream *s, bool *ended)
 }
 
 /*
- * Takes up to @count indices off the queue and copies them to @buf.  An
- * index that cannot be copied is freed back, so a bad buffer loses no frame.
- * Returns the number copied, or -EFAULT when none was.
+ * Takes up to @n indices off the queue into @idx, with a reference on the
+ * allocator they belong to (*@alloc, NULL when detached) and its table, so
+ * that they outlive a detach while they are copied out without @mutex.
+ * Returns how many, or -EINTR.
  */
-static ssize_t ksalloc_stream_dequeue(struct ksalloc_stream *s,
-				      u32 __user *buf, size_t count)
+static int ksalloc_stream_dequeue(struct ksalloc_stream *s, u32 *idx,
+				  unsigned int n, struct ksalloc **alloc,
+				  struct ksalloc_function_table *table)
 {
-	u32 idx[KSALLOC_STREAM_CHUNK];
-	size_t done = 0;
-	unsigned int n, m, i;
+	int ret;
 
-	lockdep_assert_held(&s->mutex);
-	if (!s->alloc)
-		return 0;
+	*alloc = NULL;
+	ret = mutex_lock_interruptible(&s->mutex);
+	if (ret)
+		return ret;
+	if (s->alloc) {
+		spin_lock_bh(&s->lock);
+		n = kfifo_out(&s->fifo, idx, n);
+		spin_unlock_bh(&s->lock);
+		if (n) {
+			ksalloc_get(s->alloc);
+			*alloc = s->alloc;
+			*table = s->table;
+		}
+	} else {
+		n = 0;
+	}
+	mutex_unlock(&s->mutex);
+	return n;
+}
+
+/*
+ * Copies @n dequeued indices to @buf, outside @mutex: a buffer that faults
+ * (userfaultfd, say) must not stall a detach, which the device's removal
+ * waits for.  Each index copied is handed to user space, which frees it; an
+ * index not copied, or of an allocator closed meanwhile, is freed back, so
+ * a bad buffer loses no frame.  Returns the number of indices copied.
+ */
+static unsigned int ksalloc_stream_copy_out(struct ksalloc *alloc,
+					    const struct ksalloc_function_table *table,
+					    u32 __user *buf, const u32 *idx,
+					    unsigned int n)
+{
+	unsigned int copied, i;
+	void *frame;
+
+	copied = n - DIV_ROUND_UP(copy_to_user(buf, idx, n * sizeof(u32)),
+				  sizeof(u32));
+	for (i = 0; i < n; i++) {
+		frame = ksalloc_frame_ptr(alloc, idx[i]);
+		if (i >= copied || ksalloc_frame_to_user(alloc, frame))
+			table->free_frame(alloc, frame);
+	}
+	ksalloc_put(alloc);
+	return copied;
+}
+
+/*
+ * Moves up to @count indices from the queue to @buf, a chunk at a time.
+ * Returns the number copied, or -EFAULT or -EINTR when none was.
+ */
+static ssize_t ksalloc_stream_read_indices(struct ksalloc_stream *s,
+					   u32 __user *buf, size_t count)
+{
+	struct ksalloc_function_table table;
+	u32 idx[KSALLOC_STREAM_CHUNK];
+	struct ksalloc *alloc;
+	unsigned int copied;
+	size_t done = 0;
+	int n;
 
 	while (done < count) {
-		spin_lock_bh(&s->lock);
-		n = kfifo_out(&s->fifo, idx, min_t(size_t, count - done,
-						   ARRAY_SIZE(idx)));
-		spin_unlock_bh(&s->lock);
-		if (!n)
-			break;
-		/*
-		 * From here on a frame is user space's to free: if its handle
-		 * closes first, the close takes it back.  A frame of an
-		 * allocator that is closed already goes back at once.
-		 */
-		for (i = 0, m = 0; i < n; i++) {
-			void *frame = ksalloc_frame_ptr(s->alloc, idx[i]);
-
-			if (ksalloc_frame_to_user(s->alloc, frame))
-				s->table.free_frame(s->alloc, frame);
-			else
-				idx[m++] = idx[i];
-		}
-		n = m;
-		if (copy_to_user(buf + done, idx, n * sizeof(u32))) {
-			for (i = 0; i < n; i++)
-				s->table.free_frame(s->alloc,
-						    ksalloc_frame_ptr(s->alloc, idx[i]));
+		n = ksalloc_stream_dequeue(s, idx, min_t(size_t, count - done,
+							 ARRAY_SIZE(idx)),
+					   &alloc, &table);
+		if (n <= 0)
+			return done ? done : n;
+		copied = ksalloc_stream_copy_out(alloc, &table, buf + done, idx, n);
+		done += copied;
+		if (copied < (unsigned int)n)
 			return done ? done : -EFAULT;
-		}
-		done += n;
 	}
 	return done;
 }
@@ -332,11 +371,7 @@ ssize_t ksalloc_stream_read(struct file *file, char __user *buf, size_t count,
 				return ret;
 		}
 
-		ret = mutex_lock_interruptible(&s->mutex);
-		if (ret)
-			return ret;
-		ret = ksalloc_stream_dequeue(s, (u32 __user *)buf, count);
-		mutex_unlock(&s->mutex);
+		ret = ksalloc_stream_read_indices(s, (u32 __user *)buf, count);
 		if (ret)
 			return ret < 0 ? ret : ret * sizeof(u32);
 		/* Nothing was queued: the end, or another reader was faster. */
@@ -401,7 +436,7 @@ static int ksalloc_stream_attach_alloc(struct ksalloc_stream *s,
 
 	entries = roundup_pow_of_two(clamp_t(u32, status.framing.frames, 2,
 					     KSALLOC_STREAM_MAX_QUEUE));
-	buf = kvmalloc_array(entries, sizeof(u32), GFP_KERNEL);
+	buf = kvmalloc_array(entries, sizeof(u32), GFP_KERNEL_ACCOUNT);
 	if (!buf) {
 		ret = -ENOMEM;
 		goto err_let_go;
@@ -442,20 +477,36 @@ err_let_go:
 	return ret;
 }
 
-static int ksalloc_stream_attach(struct ksalloc_stream *s, void __user *argp)
+/*
+ * The allocator of a /dev/ksalloc descriptor, which must be open for
+ * writing (SPEC 7.2): frames are written into, and freed through it.
+ */
+static struct ksalloc *ksalloc_stream_fdget(u32 fd)
 {
-	struct ksalloc_producer_attach arg;
+	struct ksalloc *alloc;
+	struct file *file;
+
+	file = fget(fd);
+	if (!file)
+		return ERR_PTR(-EBADF);
+	alloc = file->f_mode & FMODE_WRITE ? ksalloc_get_file(file) :
+		ERR_PTR(-EBADF);
+	fput(file);
+	return alloc;
+}
+
+static int ksalloc_stream_attach(struct ksalloc_stream *s,
+				 const struct ksalloc_producer_attach *arg)
+{
 	struct ksalloc *alloc;
 
 	lockdep_assert_held(&s->mutex);
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags || arg.fd > INT_MAX)
+	if (arg->flags || arg->fd > INT_MAX)
 		return -EINVAL;
 	if (s->alloc)
 		return -EBUSY;
 
-	alloc = ksalloc_fdget(arg.fd);
+	alloc = ksalloc_stream_fdget(arg->fd);
 	if (IS_ERR(alloc))
 		return PTR_ERR(alloc);
 	return ksalloc_stream_attach_alloc(s, alloc, false);
@@ -463,39 +514,33 @@ static int ksalloc_stream_attach(struct ksalloc_stream *s, void __user *argp)
 
 /*
  * KSALLOC_PRODUCER_IOC_CREATE: an allocator made by the source, attached,
- * and a new /dev/ksalloc descriptor of it for user space.  The user's
- * buffer is proven writable before anything is made.
+ * and a new /dev/ksalloc descriptor of it for user space, in *@fd.
  */
-static int ksalloc_stream_create(struct ksalloc_stream *s, void __user *argp)
+static int ksalloc_stream_create(struct ksalloc_stream *s,
+				 const struct ksalloc_producer_create *arg,
+				 int *fd)
 {
-	struct ksalloc_producer_create __user *uarg = argp;
-	struct ksalloc_producer_create arg;
 	struct ksalloc *alloc;
-	int ret, fd;
+	int ret;
 
 	lockdep_assert_held(&s->mutex);
-	if (copy_from_user(&arg, argp, sizeof(arg)))
-		return -EFAULT;
-	if (arg.flags & ~KSALLOC_PRODUCER_CREATE_CONTIG)
+	if (arg->flags & ~KSALLOC_PRODUCER_CREATE_CONTIG)
 		return -EINVAL;
 	if (s->alloc)
 		return -EBUSY;
-	if (put_user(-1, &uarg->fd))
-		return -EFAULT;
 
-	alloc = s->ops->create(s, &arg.framing, arg.flags);
+	alloc = s->ops->create(s, &arg->framing, arg->flags);
 	if (IS_ERR(alloc))
 		return PTR_ERR(alloc);
 	ret = ksalloc_stream_attach_alloc(s, alloc, true);
 	if (ret)
 		return ret;
-	fd = ksalloc_install_fd(alloc, O_CLOEXEC);
-	if (fd < 0) {
+	*fd = ksalloc_install_fd(alloc, O_CLOEXEC);
+	if (*fd < 0) {
 		ksalloc_stream_detach(s);
-		return fd;
+		return *fd;
 	}
-	/* The descriptor is user space's now, whatever comes of this. */
-	return put_user(fd, &uarg->fd) ? -EFAULT : 0;
+	return 0;
 }
 
 /* Stops the source and frees every frame it queued; called with @mutex. */
@@ -505,6 +550,7 @@ static void ksalloc_stream_drain(struct ksalloc_stream *s)
 	unsigned int n, i;
 
 	lockdep_assert_held(&s->mutex);
+	/* A source that failed to stop keeps the frame it could not take back. */
 	s->ops->stop(s);
 	do {
 		spin_lock_bh(&s->lock);
@@ -545,25 +591,27 @@ int ksalloc_stream_detach(struct ksalloc_stream *s)
 	return 0;
 }
 
-static int ksalloc_stream_set_rate(struct ksalloc_stream *s, u32 __user *argp)
+/*
+ * Stops the source, and starts it again at @rate unless that is 0.  A
+ * source that cannot stop cleanly (a device that no longer answers) fails
+ * with its errno, and so does every rate after it.
+ */
+static int ksalloc_stream_set_rate(struct ksalloc_stream *s, u32 rate)
 {
 	bool closed;
-	u32 rate;
+	int ret;
 
 	lockdep_assert_held(&s->mutex);
-	if (get_user(rate, argp))
-		return -EFAULT;
-	if (rate > KSALLOC_PRODUCER_MAX_RATE)
-		return -EINVAL;
 	if (!s->alloc)
 		return -ENOTCONN;
 
-	s->ops->stop(s);
+	ret = s->ops->stop(s);
 	spin_lock_bh(&s->lock);
 	closed = s->flags & KSALLOC_PRODUCER_F_CLOSED;
-	if (!closed)
-		s->stats.rate = rate;
+	s->stats.rate = ret || closed ? 0 : rate;
 	spin_unlock_bh(&s->lock);
+	if (ret)
+		return ret;
 	if (closed)
 		return -ENODEV;
 
@@ -578,7 +626,7 @@ static int ksalloc_stream_set_rate(struct ksalloc_stream *s, u32 __user *argp)
  * until the detach.  Tells user space its index, which is all it may do
  * with the frame: look at it through mmap().
  */
-static int ksalloc_stream_hold(struct ksalloc_stream *s, u32 __user *argp)
+static int ksalloc_stream_hold(struct ksalloc_stream *s, u32 *index)
 {
 	void *frame;
 	int ret;
@@ -591,10 +639,7 @@ static int ksalloc_stream_hold(struct ksalloc_stream *s, u32 __user *argp)
 	ret = s->table.allocate_frame(s->alloc, &frame);
 	if (ret)
 		return ret;
-	if (put_user(ksalloc_frame_index(s->alloc, frame), argp)) {
-		s->table.free_frame(s->alloc, frame);
-		return -EFAULT;
-	}
+	*index = ksalloc_frame_index(s->alloc, frame);
 	s->held[s->nr_held++] = frame;
 	return 0;
 }
@@ -612,6 +657,91 @@ static int ksalloc_stream_get_stats(struct ksalloc_stream *s, void __user *argp)
 	return copy_to_user(argp, &stats, sizeof(stats)) ? -EFAULT : 0;
 }
 
+/*
+ * The ioctls below copy from and to user space only without @mutex: the
+ * removal of a device takes @mutex under the device lock, and must not
+ * wait for a user buffer that faults (userfaultfd, a slow mapping).  A
+ * buffer that is written to after the work is proven writable first.
+ */
+static int ksalloc_stream_ioc_attach(struct ksalloc_stream *s,
+				     void __user *argp)
+{
+	struct ksalloc_producer_attach arg;
+	int ret;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	mutex_lock(&s->mutex);
+	ret = ksalloc_stream_attach(s, &arg);
+	mutex_unlock(&s->mutex);
+	return ret;
+}
+
+static int ksalloc_stream_ioc_detach(struct ksalloc_stream *s)
+{
+	int ret;
+
+	mutex_lock(&s->mutex);
+	ret = ksalloc_stream_detach(s);
+	mutex_unlock(&s->mutex);
+	return ret;
+}
+
+static int ksalloc_stream_ioc_set_rate(struct ksalloc_stream *s,
+				       u32 __user *argp)
+{
+	u32 rate;
+	int ret;
+
+	if (get_user(rate, argp))
+		return -EFAULT;
+	if (rate > KSALLOC_PRODUCER_MAX_RATE)
+		return -EINVAL;
+	mutex_lock(&s->mutex);
+	ret = ksalloc_stream_set_rate(s, rate);
+	mutex_unlock(&s->mutex);
+	return ret;
+}
+
+/*
+ * A buffer that stops being writable between the proof and the answer
+ * gets -EFAULT; the frame stays held until the detach, like any other.
+ */
+static int ksalloc_stream_ioc_hold(struct ksalloc_stream *s, u32 __user *argp)
+{
+	u32 index;
+	int ret;
+
+	if (put_user(KSALLOC_NO_FRAME, argp))
+		return -EFAULT;
+	mutex_lock(&s->mutex);
+	ret = ksalloc_stream_hold(s, &index);
+	mutex_unlock(&s->mutex);
+	if (ret)
+		return ret;
+	return put_user(index, argp) ? -EFAULT : 0;
+}
+
+static int ksalloc_stream_ioc_create(struct ksalloc_stream *s,
+				     void __user *argp)
+{
+	struct ksalloc_producer_create __user *uarg = argp;
+	struct ksalloc_producer_create arg;
+	int ret, fd;
+
+	if (copy_from_user(&arg, argp, sizeof(arg)))
+		return -EFAULT;
+	if (put_user(-1, &uarg->fd))
+		return -EFAULT;
+	mutex_lock(&s->mutex);
+	ret = ksalloc_stream_create(s, &arg, &fd);
+	mutex_unlock(&s->mutex);
+	if (ret)
+		return ret;
+	/* The descriptor is user space's now, whatever comes of this. */
+	return put_user(fd, &uarg->fd) ? -EFAULT : 0;
+}
+
 /**
  * ksalloc_stream_ioctl() - the ioctls of samples/ksalloc_producer.h
  * @file: the stream's file; private_data is the stream
@@ -625,34 +755,23 @@ long ksalloc_stream_ioctl(struct file *file, unsigned int cmd,
 {
 	struct ksalloc_stream *s = file->private_data;
 	void __user *argp = (void __user *)arg;
-	long ret;
 
-	if (cmd == KSALLOC_PRODUCER_IOC_GET_STATS)
-		return ksalloc_stream_get_stats(s, argp);
-
-	mutex_lock(&s->mutex);
 	switch (cmd) {
 	case KSALLOC_PRODUCER_IOC_ATTACH:
-		ret = ksalloc_stream_attach(s, argp);
-		break;
+		return ksalloc_stream_ioc_attach(s, argp);
 	case KSALLOC_PRODUCER_IOC_DETACH:
-		ret = ksalloc_stream_detach(s);
-		break;
+		return ksalloc_stream_ioc_detach(s);
 	case KSALLOC_PRODUCER_IOC_SET_RATE:
-		ret = ksalloc_stream_set_rate(s, argp);
-		break;
+		return ksalloc_stream_ioc_set_rate(s, argp);
+	case KSALLOC_PRODUCER_IOC_GET_STATS:
+		return ksalloc_stream_get_stats(s, argp);
 	case KSALLOC_PRODUCER_IOC_HOLD:
-		ret = ksalloc_stream_hold(s, argp);
-		break;
+		return ksalloc_stream_ioc_hold(s, argp);
 	case KSALLOC_PRODUCER_IOC_CREATE:
-		ret = ksalloc_stream_create(s, argp);
-		break;
+		return ksalloc_stream_ioc_create(s, argp);
 	default:
-		ret = -ENOTTY;
-		break;
+		return -ENOTTY;
 	}
-	mutex_unlock(&s->mutex);
-	return ret;
 }
 
 /**

@@ -42,7 +42,10 @@ struct ksalloc_stream;
  *          refuse it with an errno.  Optional.
  * @detach: undoes @attach, once the source is stopped.  Optional.
  * @start: the rate is set to a nonzero value: start filling frames.
- * @stop: stop, and return only once no frame is being filled.
+ * @stop: stop, and return only once no frame is being filled.  Returns
+ *        0, or -EIO when the source could not stop cleanly: it is dead,
+ *        refuses every later attach, create and rate with -EIO, and keeps
+ *        whatever it could not take back (see ksalloc_edu.c).
  *
  * All are called with the stream's mutex held, in process context.
  */
@@ -53,14 +56,15 @@ struct ksalloc_stream_ops {
 	int (*attach)(struct ksalloc_stream *s, bool created);
 	void (*detach)(struct ksalloc_stream *s);
 	void (*start)(struct ksalloc_stream *s);
-	void (*stop)(struct ksalloc_stream *s);
+	int (*stop)(struct ksalloc_stream *s);
 };
 
 /**
  * struct ksalloc_stream - one stream
  * @ops: its source
  * @mutex: serialises attach, detach, rate changes and the dequeue of read()
- *         (so that a detach never frees what a reader is copying out)
+ *         (which takes a reference on @alloc, so that a detach never frees
+ *         what a reader is copying out); never held over a user copy
  * @alloc: the attached allocator, holding a reference; NULL when detached
  * @table: its function table
  * @frame_size: its frame size in bytes
@@ -138,7 +142,8 @@ void ksalloc_stream_header(struct ksalloc_producer_frame *hdr, u32 frame_size,
 void ksalloc_stream_frame_bytes(void *buf, const struct ksalloc_producer_frame *hdr,
 				u32 off, u32 len);
 
-#if IS_ENABLED(CONFIG_PCI)
+/* edu's 64-bit registers take 8-byte writes only: 64-bit kernels alone. */
+#if IS_ENABLED(CONFIG_PCI) && IS_ENABLED(CONFIG_64BIT)
 int ksalloc_edu_init(void);
 void ksalloc_edu_exit(void);
 #else

@@ -154,9 +154,10 @@ static void ksalloc_producer_start(struct ksalloc_stream *s)
 	hrtimer_start(&p->timer, p->period, HRTIMER_MODE_REL_SOFT);
 }
 
-static void ksalloc_producer_stop(struct ksalloc_stream *s)
+static int ksalloc_producer_stop(struct ksalloc_stream *s)
 {
 	hrtimer_cancel(&to_producer(s)->timer);
+	return 0;
 }
 
 static const struct ksalloc_stream_ops ksalloc_producer_ops = {
@@ -170,7 +171,7 @@ static int ksalloc_producer_open(struct inode *inode, struct file *file)
 {
 	struct ksalloc_producer *p;
 
-	p = kzalloc(sizeof(*p), GFP_KERNEL);
+	p = kzalloc(sizeof(*p), GFP_KERNEL_ACCOUNT);
 	if (!p)
 		return -ENOMEM;
 	ksalloc_stream_init(&p->s, &ksalloc_producer_ops);

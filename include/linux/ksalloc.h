@@ -87,7 +87,7 @@ void *ksalloc_frame_ptr(struct ksalloc *alloc, u32 index);
 
 /* struct ksalloc_params::flags */
 #define KSALLOC_CREATE_CONTIG	0x1	/* each frame physically contiguous */
-#define KSALLOC_CREATE_DEVICE	0x2	/* pages from dma_alloc_pages() for @dev */
+#define KSALLOC_CREATE_DEVICE	0x2	/* memory @dev reaches without bouncing */
 
 /**
  * struct ksalloc_backing_ops - custom backing, as KsCreateDefaultAllocatorEx()
@@ -110,7 +110,9 @@ void *ksalloc_frame_ptr(struct ksalloc *alloc, u32 index);
  * called in process context and may sleep.  A bus address set by @alloc is
  * one for the device of the creation (&ksalloc_params.dev), that
  * dma_sync_single_for_device() and _for_cpu() accept; with any other
- * device the core maps the memory itself.
+ * device or direction the core maps the memory itself.  Such an address
+ * lives as long as the pages, which is why ksalloc_install_fd() refuses
+ * an allocator whose backing set one.
  */
 struct ksalloc_backing_ops {
 	struct page *(*alloc)(void *priv, size_t size, int node, gfp_t gfp,
@@ -122,7 +124,8 @@ struct ksalloc_backing_ops {
 /**
  * struct ksalloc_params - what ksalloc_create_ex() creates
  * @framing: frame count, size, alignment mask and pool type (NONPAGED)
- * @flags: %KSALLOC_CREATE_CONTIG, %KSALLOC_CREATE_DEVICE
+ * @flags: %KSALLOC_CREATE_CONTIG, %KSALLOC_CREATE_DEVICE, or both (contiguous
+ *         frames the device reaches)
  * @dev: the device to bind the allocator to, or NULL
  * @dir: the direction of the device's transfers, with @dev
  * @node: the NUMA node of the memory; NUMA_NO_NODE means @dev's node, or

@@ -632,6 +632,7 @@ int ksalloc_dma_show(struct seq_file *m, struct ksalloc *alloc)
 	seq_printf(m, "device %s\n", b ? dev_name(b->dev) : "none");
 	seq_printf(m, "direction %d\n", b ? b->dir : DMA_NONE);
 	seq_printf(m, "backing %s\n", ksalloc_backing_name(alloc));
+	seq_printf(m, "contig %d\n", alloc->contig);
 	seq_printf(m, "node %d\n", alloc->nid);
 	seq_printf(m, "mapped_bytes %llu\n",
 		   b ? (u64)alloc->nr_pages << PAGE_SHIFT : 0);

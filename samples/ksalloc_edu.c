@@ -325,7 +325,7 @@ static enum hrtimer_restart ksalloc_edu_due(struct hrtimer *timer)
 	return HRTIMER_NORESTART;
 }
 
-/* Memory allocated for the device, or contiguous frames bound to it. */
+/* Memory allocated for the device, each frame contiguous if asked. */
 static struct ksalloc *ksalloc_edu_create(struct ksalloc_stream *s,
 					  const struct ksalloc_framing *framing,
 					  u32 flags)
@@ -333,8 +333,9 @@ static struct ksalloc *ksalloc_edu_create(struct ksalloc_stream *s,
 	struct ksalloc_edu *edu = to_edu(s);
 	struct ksalloc_params params = {
 		.framing = framing,
-		.flags = flags & KSALLOC_PRODUCER_CREATE_CONTIG ?
-			 KSALLOC_CREATE_CONTIG : KSALLOC_CREATE_DEVICE,
+		.flags = KSALLOC_CREATE_DEVICE |
+			 (flags & KSALLOC_PRODUCER_CREATE_CONTIG ?
+			  KSALLOC_CREATE_CONTIG : 0),
 		.dev = &edu->pdev->dev,
 		.dir = DMA_FROM_DEVICE,
 		.node = NUMA_NO_NODE,

@@ -219,7 +219,18 @@ if [ "$CREATE" = pass ]; then
 	stream create --create
 	stream_checks create $?
 	[ -z "$NODE" ] || check "create-pages-node$NODE" pages_on_node
+	# Device memory, each frame one run of pages: one transfer segment.
+	stream contig --create --contig
+	stream_checks contig $?
+	check contig-backing grep -qx 'contig 1' /tmp/contig.dma
 fi
+# edu refuses frames over 256 KiB: the CRC it makes in softirq is bounded.
+too_big() {
+	ksalloc-ctl --producer $EDU_NODE stream --create --frames 2 \
+		--size 262145 --rate 5 --seconds 1 2>&1 | tee /dev/stderr |
+		grep -q 'Invalid argument'
+}
+[ "$MACHINE" != plain64 ] || check create-over-256k-einval too_big
 
 check "rmmod-edu" rmmod ksalloc_producer
 check "rmmod-ksalloc" rmmod ksalloc

@@ -47,8 +47,9 @@ selftests() {
 	[ ! -x /bin/ksalloc_test32 ] || tap selftest32 "$label" /bin/ksalloc_test32 "$@"
 }
 
-# 3: the selftests, but the one that needs the producer (it runs in 4).
-selftests "" -T free_kernel_held_frame_einval
+# 3: the selftests, but those that need the producer (they run in 4).
+selftests "" -T free_kernel_held_frame_einval -T producer_attach_readonly_ebadf \
+	-T producer_create
 
 # The debugfs files and tracepoints (ksalloc_observe), and ksalloc-ctl
 # list/top and libksalloc (ksalloc-ctl-test, which prints its own checks).
@@ -73,8 +74,10 @@ exec 3>&-
 
 # 4: the producer streams frames from softirq into user space.
 check insmod-producer insmod $M/ksalloc_producer.ko
-# A frame the producer (kernel code) holds: user space cannot free it.
-selftests " with the producer" -t free_kernel_held_frame_einval
+# A frame the producer (kernel code) holds: user space cannot free it;
+# ATTACH wants a writable descriptor; CREATE makes the allocator.
+selftests " with the producer" -t free_kernel_held_frame_einval \
+	-t producer_attach_readonly_ebadf -t producer_create
 refuse rmmod-refused-while-producer-loaded rmmod ksalloc
 check ctl-info ksalloc-ctl info
 check stream ksalloc-ctl stream --frames 64 --size 4096 --rate 1000 --seconds 3

@@ -352,6 +352,84 @@ TEST_F(ksalloc, free_kernel_held_frame_einval)
 	ASSERT_EQ((int)held[0], alloc_frame(self->fd, KSALLOC_ALLOC_NOWAIT, 0));
 }
 
+/*
+ * ATTACH takes only a descriptor that may change the allocator (SPEC 7.2):
+ * a read-only one is -EBADF, and nothing is attached.
+ */
+TEST_F(ksalloc, producer_attach_readonly_ebadf)
+{
+	char path[64];
+	int pfd, ro;
+
+	if (access(PRODUCER, F_OK))
+		SKIP(return, "no %s (ksalloc_producer.ko not loaded)", PRODUCER);
+	ASSERT_EQ(0, frame_default(self->fd));
+	snprintf(path, sizeof(path), "/proc/self/fd/%d", self->fd);
+	ro = open(path, O_RDONLY | O_CLOEXEC);
+	ASSERT_LE(0, ro);
+	pfd = open(PRODUCER, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, pfd);
+	ASSERT_EQ(-EBADF, producer_attach(pfd, ro));
+	ASSERT_EQ(-ENOTCONN, producer_hold(pfd));
+	ASSERT_EQ(0, producer_attach(pfd, self->fd));
+	close(pfd);
+	close(ro);
+}
+
+/*
+ * CREATE: the producer makes the allocator in the kernel and hands back a
+ * descriptor of it, which maps and frees like one user space framed.
+ * Unknown flags and reserved framing bits are -EINVAL, a second CREATE or
+ * an ATTACH on top is -EBUSY, and the producer's close closes it: frames
+ * user space still holds come back, and the descriptor sees -ENODEV.
+ */
+TEST_F(ksalloc, producer_create)
+{
+	struct ksalloc_producer_create c = { 0 };
+	struct ksalloc_status st;
+	int pfd, fd, i, held;
+	uint8_t *map;
+
+	if (access(PRODUCER, F_OK))
+		SKIP(return, "no %s (ksalloc_producer.ko not loaded)", PRODUCER);
+	pfd = open(PRODUCER, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, pfd);
+	c.framing = (struct ksalloc_framing){ .frames = 4, .frame_size = 6000 };
+	c.flags = ~KSALLOC_PRODUCER_CREATE_CONTIG;
+	ASSERT_EQ(-EINVAL, xioctl(pfd, KSALLOC_PRODUCER_IOC_CREATE, &c));
+	c.flags = 0;
+	c.framing.reserved = 1;
+	ASSERT_EQ(-EINVAL, xioctl(pfd, KSALLOC_PRODUCER_IOC_CREATE, &c));
+	c.framing.reserved = 0;
+	c.fd = -1;
+	ASSERT_EQ(0, xioctl(pfd, KSALLOC_PRODUCER_IOC_CREATE, &c));
+	fd = c.fd;
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(FD_CLOEXEC, fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	ASSERT_EQ(-EBUSY, xioctl(pfd, KSALLOC_PRODUCER_IOC_CREATE, &c));
+	ASSERT_EQ(-EBUSY, producer_attach(pfd, self->fd));
+
+	ASSERT_EQ(0, xioctl(fd, KSALLOC_IOC_GET_STATUS, &st));
+	ASSERT_EQ(4U, st.framing.frames);
+	ASSERT_EQ(6000U, st.framing.frame_size);
+	map = mmap(NULL, 4 * 6000, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	ASSERT_TRUE(map != MAP_FAILED);
+	for (i = 0; i < 4; i++) {
+		held = alloc_frame(fd, KSALLOC_ALLOC_NOWAIT, 0);
+		ASSERT_LE(0, held) TH_LOG("allocation %d", i);
+		memset(map + (size_t)held * 6000, 0xa5, 6000);
+	}
+	ASSERT_EQ(-EAGAIN, alloc_frame(fd, KSALLOC_ALLOC_NOWAIT, 0));
+	ASSERT_EQ(0, free_frame(fd, held));
+	ASSERT_EQ(-EINVAL, free_frame(fd, held));
+	ASSERT_EQ(3, outstanding(fd));
+
+	close(pfd);
+	ASSERT_EQ(-ENODEV, alloc_frame(fd, 0, -1));
+	ASSERT_EQ(0, munmap(map, 4 * 6000));
+	close(fd);
+}
+
 /* Closing one of two descriptors is no close of the handle. */
 TEST_F(ksalloc, close_dup_while_waiting)
 {

@@ -379,6 +379,7 @@ long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
 	struct ksalloc_dmabuf req;
 	struct mem_cgroup *old;
 	struct dma_buf *dmabuf;
+	unsigned int nr_pages;
 	int ret, fd;
 
 	if (copy_from_user(&req, argp, sizeof(req)))
@@ -407,9 +408,14 @@ long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
 		ret = PTR_ERR(dmabuf);
 		goto err_put;
 	}
-	/* From here on, the release of the dma-buf frees @exp. */
+	/*
+	 * From here on, the release of the dma-buf frees @exp: once the
+	 * descriptor is installed another thread may close it, so what the
+	 * tracepoint needs is copied first and @exp is never touched again.
+	 */
+	nr_pages = exp->nr_pages;
 	fd = ksalloc_export_fd(dmabuf, req.fd_flags, argp);
-	trace_ksalloc_dmabuf_export(alloc, req.index, exp->nr_pages, fd);
+	trace_ksalloc_dmabuf_export(alloc, req.index, nr_pages, fd);
 	return fd < 0 ? fd : 0;
 
 err_put:

@@ -12,9 +12,11 @@
  *   struct, and each attachment's scatterlist) is charged to the module's
  *   budget and to the memory cgroup of the descriptor's opener.
  * - Each attachment gets a scatterlist of the exported pages at attach();
- *   map_dma_buf() maps it for the importer's device with dma_map_sgtable()
- *   once and hands out the same table until unmap_dma_buf().  Nothing
- *   stays mapped after detach().
+ *   map_dma_buf() maps it for the importer's device with dma_map_sgtable().
+ *   The ops set cache_sgt_mapping, so the dma-buf core maps an attachment
+ *   once, hands the same table to every dma_buf_map_attachment() and
+ *   unmaps it at detach; a second direction is refused.  Nothing stays
+ *   mapped after detach().
  * - mmap() inserts the pages (vm_map_pages(): each mapped page holds a page
  *   reference, which the core's reaper waits for); never executable.
  * - vmap() returns the pool's own kernel mapping: nothing to undo.
@@ -181,7 +183,7 @@ static struct sg_table *ksalloc_dmabuf_map(struct dma_buf_attachment *attach,
 		if (!ret)
 			att->dir = dir;
 	} else if (att->dir != dir) {
-		/* One mapping per attachment, as the dma-buf core caches it. */
+		/* One mapping per attachment: the core caches it (ops). */
 		ret = -EBUSY;
 	}
 	mutex_unlock(&exp->lock);
@@ -281,6 +283,7 @@ static int ksalloc_dmabuf_end_cpu(struct dma_buf *dmabuf,
 }
 
 static const struct dma_buf_ops ksalloc_dmabuf_ops = {
+	.cache_sgt_mapping	= true,
 	.attach			= ksalloc_dmabuf_attach,
 	.detach			= ksalloc_dmabuf_detach,
 	.map_dma_buf		= ksalloc_dmabuf_map,

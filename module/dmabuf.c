@@ -12,7 +12,11 @@
  *   struct, and each attachment's scatterlist) is charged to the module's
  *   budget and to the memory cgroup of the descriptor's opener.
  * - Each attachment gets a scatterlist of the exported pages at attach();
- *   map_dma_buf() maps it for the importer's device with dma_map_sgtable().
+ *   map_dma_buf() maps it for the importer's device with dma_map_sgtable()
+ *   and DMA_ATTR_SKIP_CPU_SYNC: the CPU syncs are begin/end_cpu_access().
+ *   Segments are at most what the device takes in one segment and in one
+ *   mapping, in whole pages; a device that takes less than a page in a
+ *   segment cannot attach (-EINVAL).
  *   The ops set cache_sgt_mapping, so the dma-buf core maps an attachment
  *   once, hands the same table to every dma_buf_map_attachment() and
  *   unmaps it at detach; a second direction is refused.  Nothing stays
@@ -111,18 +115,33 @@ static size_t ksalloc_export_att_cost(const struct ksalloc_export *exp)
 	       ksalloc_kv_bytes(exp->nr_pages * sizeof(struct scatterlist));
 }
 
+/*
+ * The longest segment @dev takes: its max segment size, capped at what
+ * one mapping may span (a bounce buffer's slot), in whole pages.  0 when
+ * the device cannot take even one page in a segment.
+ */
+static unsigned int ksalloc_dmabuf_seg_max(struct device *dev)
+{
+	size_t seg = min_t(size_t, dma_get_max_seg_size(dev),
+			   dma_max_mapping_size(dev));
+
+	seg = round_down(seg, PAGE_SIZE);
+	return seg < PAGE_SIZE ? 0 : seg;
+}
+
 static int ksalloc_dmabuf_attach(struct dma_buf *dmabuf,
 				 struct dma_buf_attachment *attach)
 {
 	struct ksalloc_export *exp = dmabuf->priv;
-	unsigned int seg = max_t(unsigned int, PAGE_SIZE,
-				 dma_get_max_seg_size(attach->dev));
+	unsigned int seg = ksalloc_dmabuf_seg_max(attach->dev);
 	size_t size = (size_t)exp->nr_pages << PAGE_SHIFT;
 	size_t cost = ksalloc_export_att_cost(exp);
 	struct ksalloc_export_att *att;
 	struct mem_cgroup *old;
 	int ret;
 
+	if (!seg)
+		return -EINVAL;
 	ret = ksalloc_charge(cost);
 	if (ret)
 		return ret;
@@ -160,7 +179,8 @@ static void ksalloc_dmabuf_detach(struct dma_buf *dmabuf,
 	list_del(&att->node);
 	/* An importer that detaches mapped: nothing stays mapped. */
 	if (att->dir != DMA_NONE)
-		dma_unmap_sgtable(att->dev, &att->sgt, att->dir, 0);
+		dma_unmap_sgtable(att->dev, &att->sgt, att->dir,
+				  DMA_ATTR_SKIP_CPU_SYNC);
 	mutex_unlock(&exp->lock);
 	trace_ksalloc_dmabuf_detach(exp->alloc, att->dev);
 	sg_free_table(&att->sgt);
@@ -179,7 +199,9 @@ static struct sg_table *ksalloc_dmabuf_map(struct dma_buf_attachment *attach,
 		return ERR_PTR(-EINVAL);
 	mutex_lock(&exp->lock);
 	if (att->dir == DMA_NONE) {
-		ret = dma_map_sgtable(att->dev, &att->sgt, dir, 0);
+		/* begin/end_cpu_access() do the syncs, not the mapping. */
+		ret = dma_map_sgtable(att->dev, &att->sgt, dir,
+				      DMA_ATTR_SKIP_CPU_SYNC);
 		if (!ret)
 			att->dir = dir;
 	} else if (att->dir != dir) {
@@ -201,7 +223,8 @@ static void ksalloc_dmabuf_unmap(struct dma_buf_attachment *attach,
 
 	mutex_lock(&exp->lock);
 	if (att->dir != DMA_NONE) {
-		dma_unmap_sgtable(att->dev, &att->sgt, att->dir, 0);
+		dma_unmap_sgtable(att->dev, &att->sgt, att->dir,
+				  DMA_ATTR_SKIP_CPU_SYNC);
 		att->dir = DMA_NONE;
 	}
 	mutex_unlock(&exp->lock);

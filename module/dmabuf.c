@@ -10,7 +10,9 @@
  *   their kernel mapping and the allocator's charge alive after the
  *   descriptor is closed; release() drops it.  Its own bookkeeping (this
  *   struct, and each attachment's scatterlist) is charged to the module's
- *   budget and to the memory cgroup of the descriptor's opener.
+ *   budget and to the memory cgroup of the descriptor's opener, and so
+ *   are the dma-buf, its reservation object and (an estimate of) the
+ *   file, inode and dentry of its descriptor.
  * - Each attachment gets a scatterlist of the exported pages at attach();
  *   map_dma_buf() maps it for the importer's device with dma_map_sgtable()
  *   and DMA_ATTR_SKIP_CPU_SYNC: the CPU syncs are begin/end_cpu_access().
@@ -31,10 +33,13 @@
  * memory that is still exported is the holder's business, as with mmap().
  */
 
+#include <linux/dcache.h>
 #include <linux/dma-buf.h>
 #include <linux/dma-mapping.h>
+#include <linux/dma-resv.h>
 #include <linux/err.h>
 #include <linux/fcntl.h>
+#include <linux/fs.h>
 #include <linux/iosys-map.h>
 #include <linux/list.h>
 #include <linux/memcontrol.h>
@@ -108,11 +113,37 @@ static struct mem_cgroup *ksalloc_memcg_get(struct mem_cgroup *memcg)
 }
 #endif
 
-/* What the scatterlist of an attachment costs, at most. */
+/*
+ * What an export costs: this struct, the dma-buf with the reservation
+ * object dma_buf_export() allocates with it, and an estimate of the file,
+ * inode and dentry of its descriptor (slab objects of the core).
+ */
+static size_t ksalloc_export_cost(void)
+{
+	return kmalloc_size_roundup(sizeof(struct ksalloc_export)) +
+	       kmalloc_size_roundup(sizeof(struct dma_buf) +
+				    sizeof(struct dma_resv)) +
+	       sizeof(struct file) + sizeof(struct inode) +
+	       sizeof(struct dentry);
+}
+
+/*
+ * What a scatterlist of @n entries costs, at most: one kmalloc() up to
+ * SG_MAX_SINGLE_ALLOC entries, else chained pages that each hold
+ * SG_MAX_SINGLE_ALLOC - 1 entries and the link to the next.
+ */
+static size_t ksalloc_sg_cost(unsigned int n)
+{
+	if (n <= SG_MAX_SINGLE_ALLOC)
+		return kmalloc_size_roundup(n * sizeof(struct scatterlist));
+	return DIV_ROUND_UP(n, SG_MAX_SINGLE_ALLOC - 1) * PAGE_SIZE;
+}
+
+/* What an attachment and its scatterlist cost, at most. */
 static size_t ksalloc_export_att_cost(const struct ksalloc_export *exp)
 {
 	return kmalloc_size_roundup(sizeof(struct ksalloc_export_att)) +
-	       ksalloc_kv_bytes(exp->nr_pages * sizeof(struct scatterlist));
+	       ksalloc_sg_cost(exp->nr_pages);
 }
 
 /*
@@ -241,7 +272,7 @@ static void ksalloc_dmabuf_release(struct dma_buf *dmabuf)
 	mem_cgroup_put(exp->memcg);
 	ksalloc_put(exp->alloc);
 	kfree(exp);
-	ksalloc_uncharge(kmalloc_size_roundup(sizeof(*exp)));
+	ksalloc_uncharge(ksalloc_export_cost());
 }
 
 /* Shared and never executable, as mmap() of the descriptor. */
@@ -400,7 +431,7 @@ long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
 				 struct mem_cgroup *memcg,
 				 struct ksalloc_dmabuf __user *argp)
 {
-	size_t cost = kmalloc_size_roundup(sizeof(struct ksalloc_export));
+	size_t cost = ksalloc_export_cost();
 	struct ksalloc_export *exp;
 	struct ksalloc_dmabuf req;
 	struct mem_cgroup *old;
@@ -429,7 +460,10 @@ long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
 	exp->alloc = alloc;
 	exp->memcg = ksalloc_memcg_get(memcg);
 
+	/* The dma-buf, its file and inode are the opener's memory too. */
+	old = set_active_memcg(memcg);
 	dmabuf = ksalloc_export_create(exp, req.fd_flags);
+	set_active_memcg(old);
 	if (IS_ERR(dmabuf)) {
 		ret = PTR_ERR(dmabuf);
 		goto err_put;

@@ -452,7 +452,8 @@ void ksalloc_unbind_release(struct ksalloc *alloc)
  * for the device: a driver that moves a frame in one transfer asks again
  * at @offset + *@len, or uses ksalloc_frame_sg().
  *
- * Context: Any context up to hardirq; takes no lock, allocates nothing.
+ * Context: Process or softirq context (what KUnit runs it in); takes no
+ * lock, allocates nothing.
  * Must not race with ksalloc_unbind() of the same allocator.
  * Return: the bus address for the bound device, or DMA_MAPPING_ERROR when
  * @alloc is not bound, @index is not a frame or @offset is not below the
@@ -499,7 +500,8 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_frame_dma, "KSALLOC");
  * already and must not be passed to dma_map_sg().  The last entry used is
  * marked as the end.
  *
- * Context: Any context up to hardirq; takes no lock, allocates nothing.
+ * Context: Process or softirq context (what KUnit runs it in); takes no
+ * lock, allocates nothing.
  * Must not race with ksalloc_unbind() of the same allocator.
  * Return: the entries used, -E2BIG when @nents is too small (nothing is
  * written), -EINVAL when @alloc is not bound or @index is not a frame.
@@ -579,8 +581,8 @@ static void ksalloc_dma_sync(struct ksalloc *alloc, u32 index, u32 offset,
  * offset beyond the frame does nothing (the ksalloc_dma_sync event shows
  * it with len 0).
  *
- * Context: Any context up to softirq (hardirq as far as the DMA layer
- * allows); takes no lock of ksalloc, allocates nothing.  Must not race
+ * Context: Process or softirq context, as KUnit runs it; takes no lock of
+ * ksalloc, allocates nothing.  Must not race
  * with ksalloc_unbind() of the same allocator.
  * Return: nothing.
  */

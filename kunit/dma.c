@@ -909,6 +909,8 @@ static void ksalloc_dma_ops_test(struct kunit *test)
 	for (i = 0; i < ARRAY_SIZE(frame); i++)
 		ksalloc_free_frame(alloc, frame[i]);
 	KUNIT_EXPECT_EQ(test, 16, ksalloc_dma_scan(test, alloc, frames, size));
+	/* its ->free() and @ops_priv are the driver's: no descriptor */
+	KUNIT_EXPECT_EQ(test, -EOPNOTSUPP, ksalloc_install_fd(alloc, 0));
 
 	ksalloc_test_close(test, alloc);
 	KUNIT_EXPECT_EQ(test, ksalloc_test_settle(start), start);

@@ -28,6 +28,7 @@
 #include <linux/nodemask.h>
 #include <linux/rcupdate.h>
 #include <linux/sizes.h>
+#include <linux/swiotlb.h>
 #include <linux/uaccess.h>
 
 #include "dma.h"
@@ -195,9 +196,9 @@ static void ksalloc_dmab_expect_bind(struct kunit *test, struct ksalloc *alloc,
 
 /*
  * What a bind checks before it maps, with the answer worked out from the
- * device: a contiguous frame larger than one mapping can be
- * (dma_max_mapping_size(): 256 KiB where swiotlb bounces) is -ERANGE, and
- * so is a creation bound to such a device; a stride that would put two
+ * device: where swiotlb bounces everything, a contiguous frame larger than
+ * it bounces (dma_max_mapping_size(), 256 KiB) is -ERANGE, and so is a
+ * creation bound to such a device; a stride that would put two
  * frames in one cache line of non-coherent DMA (dma_get_cache_alignment())
  * is -EINVAL, one aligned to it binds.
  */
@@ -211,7 +212,8 @@ static void ksalloc_dmab_bind_limits_test(struct kunit *test)
 		.framing = &f, .flags = KSALLOC_CREATE_CONTIG,
 		.dir = DMA_FROM_DEVICE, .node = NUMA_NO_NODE,
 	};
-	int want = big > dma_max_mapping_size(dev) ? -ERANGE : 0;
+	int want = big > dma_max_mapping_size(dev) &&
+		   is_swiotlb_force_bounce(dev) ? -ERANGE : 0;
 	u64 start = ksalloc_test_charged();
 	struct ksalloc *alloc;
 
@@ -306,7 +308,8 @@ static u32 ksalloc_dmab_fake_frames(struct ksalloc *alloc, u32 frames)
  * Bus addresses that custom backing set serve the device and the
  * direction of the creation only: bound again for another direction or
  * another device, the core maps every chunk itself.  Such memory stays
- * mapped as long as its pages: ksalloc_install_fd() refuses it.
+ * mapped as long as its pages, and ksalloc_install_fd() refuses it, as it
+ * refuses every custom backing.
  */
 static void ksalloc_dmab_backing_mapped_test(struct kunit *test)
 {

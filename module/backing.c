@@ -131,16 +131,11 @@ static struct page *ksalloc_alloc_contig(int node, size_t size, gfp_t gfp)
 /* Chunk @i from the backing; custom backing's bus address in chunk_dma[@i]. */
 static struct page *ksalloc_alloc_chunk(struct ksalloc *alloc, unsigned int i)
 {
-	struct page *page;
-
 	if (alloc->backing == KSALLOC_BACKING_CUSTOM) {
 		alloc->chunk_dma[i] = DMA_MAPPING_ERROR;
-		page = alloc->ops->alloc(alloc->ops_priv, alloc->chunk_size,
+		return alloc->ops->alloc(alloc->ops_priv, alloc->chunk_size,
 					 alloc->nid, KSALLOC_GFP,
 					 &alloc->chunk_dma[i]);
-		if (page && alloc->chunk_dma[i] != DMA_MAPPING_ERROR)
-			alloc->chunks_mapped = true;
-		return page;
 	}
 	if (alloc->contig)
 		return ksalloc_alloc_contig(alloc->nid, alloc->chunk_size,
@@ -242,18 +237,19 @@ void ksalloc_backing_free(struct ksalloc *alloc)
 }
 
 /**
- * ksalloc_backing_mapped_itself() - whether custom backing mapped memory
+ * ksalloc_backing_custom() - whether the pool's memory is custom backing's
  * @alloc: the allocator
  *
- * Such memory is mapped for the device of the creation until the pages
- * go, which must not outlive the driver: ksalloc_install_fd() refuses it.
+ * Its ->free() and private data (and a bus address it set) are the
+ * creating driver's, which the pages must not outlive:
+ * ksalloc_install_fd() refuses such an allocator.
  *
  * Context: Any context.
- * Return: true when custom backing set a bus address for some chunk.
+ * Return: true for custom backing.
  */
-bool ksalloc_backing_mapped_itself(const struct ksalloc *alloc)
+bool ksalloc_backing_custom(const struct ksalloc *alloc)
 {
-	return alloc->chunks_mapped;
+	return alloc->backing == KSALLOC_BACKING_CUSTOM;
 }
 
 /**

@@ -315,7 +315,8 @@ static void ksalloc_publish(struct ksalloc *alloc)
  *
  * Context: Process context; may sleep.
  * Return: the allocator, holding one reference that ksalloc_close() drops,
- * ERR_PTR(-EINVAL) for malformed framing or parameters (see the text),
+ * ERR_PTR(-EINVAL) for malformed framing or parameters (see the text) or,
+ * with @dev, a stride that is not a multiple of dma_get_cache_alignment(),
  * ERR_PTR(-ENOMEM) over the module's limits or when the backing has no
  * memory, ERR_PTR(-ERANGE) when the device cannot reach the memory or map
  * a frame whole (see ksalloc_bind()), ERR_PTR(-ENODEV) when the callbacks'

@@ -142,7 +142,6 @@ struct ksalloc_waiter {
  * @chunk_dma: the bus address of each chunk for @backing_dev, set by
  *             custom backing, DMA_MAPPING_ERROR where it set none; NULL
  *             for the other backings; immutable
- * @chunks_mapped: custom backing set a bus address in @chunk_dma; immutable
  * @backing_dev: the device of ksalloc_create_ex() with custom backing,
  *               with a reference until the pages go; NULL otherwise;
  *               immutable
@@ -208,7 +207,6 @@ struct ksalloc {
 	bool contig;
 	gfp_t gfp;
 	dma_addr_t *chunk_dma;
-	bool chunks_mapped;
 	struct device *backing_dev;
 	enum dma_data_direction backing_dir;
 	const struct ksalloc_backing_ops *ops;

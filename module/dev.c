@@ -645,15 +645,16 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_fdget, "KSALLOC");
  * descriptor and did not free stay out after the descriptor is closed;
  * they come back at the creator's ksalloc_close(), as every frame held
  * by user space does.  The pool and the frames are charged as they were
- * at the creation.  Memory that custom backing mapped for a device itself
- * stays mapped as long as the pages live, which user space could make
- * outlast the driver: such an allocator is refused.
+ * at the creation.  User space could make the pages outlast the driver
+ * that created the allocator (a descriptor, a mapping, a pipe), so an
+ * allocator with custom backing is refused: its ->free() and @ops_priv
+ * (and a bus address it set) belong to that driver.
  *
  * Context: Process context, in the task that gets the descriptor; may
  * sleep.
  * Return: the descriptor, -EINVAL for flags other than %O_CLOEXEC, -ENODEV
- * when @alloc was closed, -EOPNOTSUPP when custom backing mapped its
- * memory, -EMFILE when the task has no descriptor left, -ENOMEM.
+ * when @alloc was closed, -EOPNOTSUPP for custom backing, -EMFILE when the
+ * task has no descriptor left, -ENOMEM.
  */
 int ksalloc_install_fd(struct ksalloc *alloc, unsigned int flags)
 {
@@ -666,7 +667,7 @@ int ksalloc_install_fd(struct ksalloc *alloc, unsigned int flags)
 		return -EINVAL;
 	if (ksalloc_is_closed(alloc))
 		return -ENODEV;
-	if (ksalloc_backing_mapped_itself(alloc))
+	if (ksalloc_backing_custom(alloc))
 		return -EOPNOTSUPP;
 	h = kzalloc(sizeof(*h), GFP_KERNEL_ACCOUNT);
 	if (!h)

@@ -57,6 +57,7 @@
 #include <linux/scatterlist.h>
 #include <linux/seq_file.h>
 #include <linux/slab.h>
+#include <linux/swiotlb.h>
 
 #include "core.h"
 #include "ksalloc_trace.h"
@@ -101,9 +102,14 @@ static bool ksalloc_dma_translated(struct device *dev)
  * ksalloc_dma_zone() - the zone of the pages a device reaches directly
  * @dev: the device of a creation with %KSALLOC_CREATE_DEVICE
  *
- * As dma-direct chooses it when no IOMMU translates @dev's DMA: none when
- * the mask (cut by the bus's limit) covers all memory, ZONE_DMA32 when it
- * covers 32 bits, else ZONE_DMA.  The bind then checks every page.
+ * When no IOMMU translates @dev's DMA: none when the mask (cut by the
+ * bus's limit) covers all memory, ZONE_DMA32 when it covers 32 bits, else
+ * ZONE_DMA (or ZONE_DMA32 where there is no ZONE_DMA).  Simpler than
+ * dma-direct, which tries ZONE_DMA32 first for masks above ZONE_DMA's
+ * limit: on x86, a mask under 32 bits takes the lowest 16 MiB, which every
+ * GFP_DMA user shares.  The mask is compared with physical addresses, as
+ * on x86, where bus and physical addresses agree.  The bind checks every
+ * page, so a zone that does not fit fails with -ERANGE, never silently.
  *
  * Context: Any context.
  * Return: 0, %GFP_DMA32 or %GFP_DMA.
@@ -117,7 +123,8 @@ gfp_t ksalloc_dma_zone(struct device *dev)
 	mask = min_not_zero(dma_get_mask(dev), dev->bus_dma_limit);
 	if (mask >= dma_get_required_mask(dev))
 		return 0;
-	if (IS_ENABLED(CONFIG_ZONE_DMA32) && mask >= DMA_BIT_MASK(32))
+	if (IS_ENABLED(CONFIG_ZONE_DMA32) &&
+	    (mask >= DMA_BIT_MASK(32) || !IS_ENABLED(CONFIG_ZONE_DMA)))
 		return GFP_DMA32;
 	if (IS_ENABLED(CONFIG_ZONE_DMA))
 		return GFP_DMA;
@@ -125,9 +132,11 @@ gfp_t ksalloc_dma_zone(struct device *dev)
 }
 
 /*
- * -ERANGE when a chunk that the binding maps is larger than one mapping
- * of @dev can be (swiotlb bounces at most 256 KiB), or when @dev would
- * need a bounce buffer to reach it; checked before anything is mapped.
+ * -ERANGE when @dev would need a bounce buffer to reach a chunk that the
+ * binding maps, or when swiotlb bounces everything (swiotlb=force, a
+ * confidential guest) and a chunk is larger than it bounces (256 KiB);
+ * checked before anything is mapped.  A chunk that @dev reaches is never
+ * bounced, whatever dma_max_mapping_size() says for the device as a whole.
  */
 static int ksalloc_dma_reachable(struct ksalloc *alloc, struct device *dev,
 				 enum dma_data_direction dir)
@@ -140,10 +149,10 @@ static int ksalloc_dma_reachable(struct ksalloc *alloc, struct device *dev,
 	for (i = 0; i < alloc->nr_chunks; i++) {
 		if (ksalloc_backing_mapped(alloc, dev, dir, i))
 			continue;
-		if (alloc->chunk_size > max)
-			return -ERANGE;
 		if (translated)
 			continue;
+		if (alloc->chunk_size > max && is_swiotlb_force_bounce(dev))
+			return -ERANGE;
 		phys = page_to_phys(alloc->pages[i * alloc->chunk_pages]);
 		if (!dma_capable(dev, phys_to_dma(dev, phys), alloc->chunk_size,
 				 true))
@@ -443,7 +452,8 @@ void ksalloc_unbind_release(struct ksalloc *alloc)
  * for the device: a driver that moves a frame in one transfer asks again
  * at @offset + *@len, or uses ksalloc_frame_sg().
  *
- * Context: Any context up to hardirq; takes no lock, allocates nothing.
+ * Context: Process or softirq context (what KUnit runs it in); takes no
+ * lock, allocates nothing.
  * Must not race with ksalloc_unbind() of the same allocator.
  * Return: the bus address for the bound device, or DMA_MAPPING_ERROR when
  * @alloc is not bound, @index is not a frame or @offset is not below the
@@ -490,7 +500,8 @@ EXPORT_SYMBOL_NS_GPL(ksalloc_frame_dma, "KSALLOC");
  * already and must not be passed to dma_map_sg().  The last entry used is
  * marked as the end.
  *
- * Context: Any context up to hardirq; takes no lock, allocates nothing.
+ * Context: Process or softirq context (what KUnit runs it in); takes no
+ * lock, allocates nothing.
  * Must not race with ksalloc_unbind() of the same allocator.
  * Return: the entries used, -E2BIG when @nents is too small (nothing is
  * written), -EINVAL when @alloc is not bound or @index is not a frame.
@@ -570,8 +581,8 @@ static void ksalloc_dma_sync(struct ksalloc *alloc, u32 index, u32 offset,
  * offset beyond the frame does nothing (the ksalloc_dma_sync event shows
  * it with len 0).
  *
- * Context: Any context up to softirq (hardirq as far as the DMA layer
- * allows); takes no lock of ksalloc, allocates nothing.  Must not race
+ * Context: Process or softirq context, as KUnit runs it; takes no lock of
+ * ksalloc, allocates nothing.  Must not race
  * with ksalloc_unbind() of the same allocator.
  * Return: nothing.
  */

@@ -41,7 +41,7 @@ bool ksalloc_poll_ready(struct ksalloc *alloc);
 struct page **ksalloc_pool_pages(struct ksalloc *alloc, unsigned int *nr);
 u64 ksalloc_id(struct ksalloc *alloc);
 bool ksalloc_is_closed(struct ksalloc *alloc);
-bool ksalloc_backing_mapped_itself(const struct ksalloc *alloc);
+bool ksalloc_backing_custom(const struct ksalloc *alloc);
 u64 ksalloc_charged_bytes(void);
 long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
 				 struct mem_cgroup *memcg,

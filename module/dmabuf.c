@@ -351,48 +351,129 @@ static const struct dma_buf_ops ksalloc_dmabuf_ops = {
 };
 
 /*
- * Checks a request against the ABI and the allocator, and fills in which
- * pages it exports.  -EINVAL for everything SPEC 8 refuses.
+ * Checks an export of frame @index (or of the pool) held as @held, with the
+ * dma-buf access mode and O_CLOEXEC in @fd_flags, and fills in which pages
+ * @exp exports.  -EINVAL for everything SPEC 8 refuses, -EOPNOTSUPP for
+ * custom backing, -ENODEV once closed.
  */
-static int ksalloc_export_check(struct ksalloc *alloc,
-				const struct ksalloc_dmabuf *req,
-				struct ksalloc_export *exp)
+static int ksalloc_export_check(struct ksalloc *alloc, u32 index, u32 fd_flags,
+				u8 held, struct ksalloc_export *exp)
 {
-	u32 acc = req->fd_flags & O_ACCMODE;
+	u32 acc = fd_flags & O_ACCMODE;
 
-	if (req->reserved || (req->fd_flags & ~(O_CLOEXEC | O_ACCMODE)) ||
+	if ((fd_flags & ~(O_CLOEXEC | O_ACCMODE)) ||
 	    (acc != O_RDONLY && acc != O_WRONLY && acc != O_RDWR))
 		return -EINVAL;
 	if (alloc->framing.pool_type == KSALLOC_POOL_PAGED)
 		return -EINVAL;
-	exp->index = req->index;
-	if (req->index == KSALLOC_DMABUF_POOL) {
+	/* As ksalloc_install_fd(): an importer may outlast the driver. */
+	if (ksalloc_backing_custom(alloc))
+		return -EOPNOTSUPP;
+	if (ksalloc_is_closed(alloc))
+		return -ENODEV;
+	exp->index = index;
+	if (index == KSALLOC_DMABUF_POOL) {
 		exp->offset = 0;
 		exp->pages = alloc->pages;
 		exp->nr_pages = alloc->nr_pages;
 		return 0;
 	}
-	if (req->index >= alloc->frames || !PAGE_ALIGNED(alloc->stride) ||
-	    READ_ONCE(*ksalloc_state(alloc, req->index)) != KSALLOC_FRAME_USER)
+	if (index >= alloc->frames || !PAGE_ALIGNED(alloc->stride) ||
+	    READ_ONCE(*ksalloc_state(alloc, index)) != held)
 		return -EINVAL;
-	exp->offset = ksalloc_frame_offset(alloc, req->index);
+	exp->offset = ksalloc_frame_offset(alloc, index);
 	exp->pages = alloc->pages + (exp->offset >> PAGE_SHIFT);
 	exp->nr_pages = alloc->stride >> PAGE_SHIFT;
 	return 0;
 }
 
-/* The dma-buf of @exp, which owns @exp from then on. */
-static struct dma_buf *ksalloc_export_create(struct ksalloc_export *exp,
-					     u32 fd_flags)
+/*
+ * The dma-buf of frame @index or of the pool, held as @held, its
+ * bookkeeping charged to @memcg (NULL: the caller's).  The one export path
+ * of the ioctl and of ksalloc_export_dmabuf().
+ */
+static struct dma_buf *ksalloc_export(struct ksalloc *alloc, u32 index,
+				      u32 fd_flags, u8 held,
+				      struct mem_cgroup *memcg)
 {
 	DEFINE_DMA_BUF_EXPORT_INFO(info);
+	size_t cost = ksalloc_export_cost();
+	struct ksalloc_export *exp;
+	struct mem_cgroup *old;
+	struct dma_buf *dmabuf;
+	int ret;
+
+	ret = ksalloc_charge(cost);
+	if (ret)
+		return ERR_PTR(ret);
+	old = set_active_memcg(memcg);
+	exp = kzalloc(sizeof(*exp), GFP_KERNEL_ACCOUNT);
+	set_active_memcg(old);
+	if (!exp) {
+		ret = -ENOMEM;
+		goto err_uncharge;
+	}
+	ret = ksalloc_export_check(alloc, index, fd_flags, held, exp);
+	if (ret)
+		goto err_free;
+	mutex_init(&exp->lock);
+	INIT_LIST_HEAD(&exp->attachments);
+	ksalloc_get(alloc);
+	exp->alloc = alloc;
+	exp->memcg = ksalloc_memcg_get(memcg);
 
 	info.ops = &ksalloc_dmabuf_ops;
 	info.size = (size_t)exp->nr_pages << PAGE_SHIFT;
 	info.flags = fd_flags & O_ACCMODE;
 	info.priv = exp;
-	return dma_buf_export(&info);
+	/* The dma-buf, its file and inode are the opener's memory too. */
+	old = set_active_memcg(memcg);
+	dmabuf = dma_buf_export(&info);
+	set_active_memcg(old);
+	trace_ksalloc_dmabuf_export(alloc, index, exp->nr_pages,
+				    PTR_ERR_OR_ZERO(dmabuf));
+	if (!IS_ERR(dmabuf))
+		return dmabuf;	/* its release frees @exp */
+	ret = PTR_ERR(dmabuf);
+	mem_cgroup_put(exp->memcg);
+	ksalloc_put(alloc);
+	mutex_destroy(&exp->lock);
+err_free:
+	kfree(exp);
+err_uncharge:
+	ksalloc_uncharge(cost);
+	return ERR_PTR(ret);
 }
+
+/**
+ * ksalloc_export_dmabuf() - a dma-buf of a frame the caller holds, or of the pool
+ * @alloc: the allocator, not %KSALLOC_POOL_PAGED
+ * @index: a frame the caller holds (from the function table or
+ *         ksalloc_alloc_index()), or %KSALLOC_DMABUF_POOL for the whole pool
+ * @flags: the dma-buf's access mode, %O_RDONLY, %O_WRONLY or %O_RDWR (an
+ *         %O_CLOEXEC is allowed and means nothing here: dma_buf_fd() takes it)
+ *
+ * What KSALLOC_IOC_EXPORT_DMABUF does for user space, for a driver that
+ * hands frames to an importer itself (dma_buf_fd() makes a descriptor of
+ * it).  A frame needs a stride that is a multiple of %PAGE_SIZE; it is the
+ * dma-buf's whole size.  The dma-buf keeps the pool memory alive after
+ * ksalloc_close(); freeing the frame does not revoke it.  Its bookkeeping
+ * is charged to the budget and to the caller's memory cgroup.
+ *
+ * Context: Process context; may sleep.
+ * Return: the dma-buf with one reference (dma_buf_put() drops it),
+ * ERR_PTR(-EINVAL) for a paged pool, a frame the caller does not hold, a
+ * stride that is not whole pages or other @flags, ERR_PTR(-EOPNOTSUPP) for
+ * custom backing (whose memory belongs to its driver, which an importer
+ * may outlast), ERR_PTR(-ENODEV) once @alloc is closed, ERR_PTR(-ENOMEM)
+ * over the budget, or an error of dma_buf_export().
+ */
+struct dma_buf *ksalloc_export_dmabuf(struct ksalloc *alloc, u32 index,
+				      unsigned int flags)
+{
+	return ksalloc_export(alloc, index, flags, KSALLOC_FRAME_KERNEL, NULL);
+}
+EXPORT_SYMBOL_NS_GPL(ksalloc_export_dmabuf, "KSALLOC");
 
 /*
  * A descriptor for @dmabuf, installed only once user space has its
@@ -431,61 +512,19 @@ long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
 				 struct mem_cgroup *memcg,
 				 struct ksalloc_dmabuf __user *argp)
 {
-	size_t cost = ksalloc_export_cost();
-	struct ksalloc_export *exp;
 	struct ksalloc_dmabuf req;
-	struct mem_cgroup *old;
 	struct dma_buf *dmabuf;
-	unsigned int nr_pages;
-	int ret, fd;
+	int fd;
 
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
-	ret = ksalloc_charge(cost);
-	if (ret)
-		return ret;
-	old = set_active_memcg(memcg);
-	exp = kzalloc(sizeof(*exp), GFP_KERNEL_ACCOUNT);
-	set_active_memcg(old);
-	if (!exp) {
-		ret = -ENOMEM;
-		goto err_uncharge;
-	}
-	ret = ksalloc_export_check(alloc, &req, exp);
-	if (ret)
-		goto err_free;
-	mutex_init(&exp->lock);
-	INIT_LIST_HEAD(&exp->attachments);
-	ksalloc_get(alloc);
-	exp->alloc = alloc;
-	exp->memcg = ksalloc_memcg_get(memcg);
-
-	/* The dma-buf, its file and inode are the opener's memory too. */
-	old = set_active_memcg(memcg);
-	dmabuf = ksalloc_export_create(exp, req.fd_flags);
-	set_active_memcg(old);
-	if (IS_ERR(dmabuf)) {
-		ret = PTR_ERR(dmabuf);
-		goto err_put;
-	}
-	/*
-	 * From here on, the release of the dma-buf frees @exp: once the
-	 * descriptor is installed another thread may close it, so what the
-	 * tracepoint needs is copied first and @exp is never touched again.
-	 */
-	nr_pages = exp->nr_pages;
+	if (req.reserved)
+		return -EINVAL;
+	dmabuf = ksalloc_export(alloc, req.index, req.fd_flags,
+				KSALLOC_FRAME_USER, memcg);
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	/* Once installed, another thread may close it: nothing after this. */
 	fd = ksalloc_export_fd(dmabuf, req.fd_flags, argp);
-	trace_ksalloc_dmabuf_export(alloc, req.index, nr_pages, fd);
 	return fd < 0 ? fd : 0;
-
-err_put:
-	trace_ksalloc_dmabuf_export(alloc, req.index, exp->nr_pages, ret);
-	mem_cgroup_put(exp->memcg);
-	ksalloc_put(alloc);
-	mutex_destroy(&exp->lock);
-err_free:
-	kfree(exp);
-err_uncharge:
-	ksalloc_uncharge(cost);
-	return ret;
 }

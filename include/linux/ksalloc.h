@@ -28,6 +28,7 @@
 #include <uapi/linux/ksalloc.h>
 
 struct device;
+struct dma_buf;
 struct file;
 struct page;
 struct scatterlist;
@@ -156,5 +157,8 @@ void ksalloc_sync_for_device(struct ksalloc *alloc, u32 index, u32 offset,
 void ksalloc_sync_for_cpu(struct ksalloc *alloc, u32 index, u32 offset,
 			  u32 len);
 int  ksalloc_install_fd(struct ksalloc *alloc, unsigned int flags);
+
+struct dma_buf *ksalloc_export_dmabuf(struct ksalloc *alloc, u32 index,
+				      unsigned int flags);
 
 #endif /* _LINUX_KSALLOC_H */

@@ -1,0 +1,290 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KUnit suite "ksalloc_dmabuf": ksalloc_export_dmabuf() and the exporter
+ * of module/dmabuf.c, seen from an importer that is a platform device of
+ * the case's own: the scatterlist of an attachment against the pool's
+ * pages and bus addresses, the one cached mapping per attachment, vmap and
+ * the CPU-access calls, a dma-buf keeping the pool alive after
+ * ksalloc_close() with the budget back once it goes, and every refusal.
+ * The cases that map need DMA and are skipped without it (UML).
+ */
+
+#include <kunit/test.h>
+#include <linux/dma-buf.h>
+#include <linux/dma-direct.h>
+#include <linux/dma-mapping.h>
+#include <linux/err.h>
+#include <linux/fcntl.h>
+#include <linux/file.h>
+#include <linux/gfp.h>
+#include <linux/iosys-map.h>
+#include <linux/ksalloc.h>
+#include <linux/mm.h>
+#include <linux/scatterlist.h>
+#include <linux/string.h>
+#include "dma.h"
+#include "helpers.h"
+
+MODULE_INFO(import_ns, "DMA_BUF");
+
+KUNIT_DEFINE_ACTION_WRAPPER(ksalloc_dmabuf_put_action, dma_buf_put,
+			    struct dma_buf *);
+
+#define KSALLOC_DMABUF_MARK 0x5a
+
+/* A dma-buf of @index that is put when the case ends, unless put before. */
+static struct dma_buf *ksalloc_dmabuf_get(struct kunit *test,
+					  struct ksalloc *alloc, u32 index,
+					  unsigned int flags)
+{
+	struct dma_buf *dmabuf = ksalloc_export_dmabuf(alloc, index, flags);
+
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dmabuf);
+	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
+				ksalloc_dmabuf_put_action, dmabuf));
+	return dmabuf;
+}
+
+static void ksalloc_dmabuf_put(struct kunit *test, struct dma_buf *dmabuf)
+{
+	kunit_release_action(test, ksalloc_dmabuf_put_action, dmabuf);
+}
+
+/*
+ * The bytes charged once every dma-buf put so far is released: the last
+ * fput() of a kthread's file runs from a work item (delayed_fput).
+ */
+static u64 ksalloc_dmabuf_settle(u64 want)
+{
+	flush_delayed_fput();
+	return ksalloc_test_settle(want);
+}
+
+/*
+ * The mapping of @sgt for @dev: its pages are those of frame @index from
+ * its first byte on, all @size bytes of them and no more, and where no
+ * IOMMU translates, each page's bus address is its physical address.
+ */
+static void ksalloc_dmabuf_check_sgt(struct kunit *test, struct ksalloc *alloc,
+				     struct device *dev, u32 index,
+				     struct sg_table *sgt, size_t size)
+{
+	struct sg_dma_page_iter dit;
+	struct sg_page_iter it;
+	size_t off = 0;
+
+	for_each_sgtable_page(sgt, &it, 0) {
+		KUNIT_EXPECT_PTR_EQ(test, sg_page_iter_page(&it),
+				    ksalloc_dma_page(alloc, index, off));
+		off += PAGE_SIZE;
+	}
+	KUNIT_EXPECT_EQ(test, off, size);
+
+	off = 0;
+	for_each_sgtable_dma_page(sgt, &dit, 0) {
+		if (ksalloc_dma_direct(dev))
+			KUNIT_EXPECT_EQ(test, sg_page_iter_dma_address(&dit),
+					phys_to_dma(dev, ksalloc_dma_phys(alloc, index, off)));
+		off += PAGE_SIZE;
+	}
+	KUNIT_EXPECT_EQ(test, off, size);
+}
+
+/*
+ * Attaches @dev to @dmabuf and maps it twice: the same table both times
+ * (the core caches an attachment's mapping), checked against the pool.
+ */
+static void ksalloc_dmabuf_import(struct kunit *test, struct ksalloc *alloc,
+				  struct dma_buf *dmabuf, struct device *dev,
+				  u32 index)
+{
+	struct dma_buf_attachment *attach;
+	struct sg_table *sgt, *again;
+
+	attach = dma_buf_attach(dmabuf, dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	sgt = dma_buf_map_attachment_unlocked(attach, DMA_BIDIRECTIONAL);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+	ksalloc_dmabuf_check_sgt(test, alloc, dev, index, sgt, dmabuf->size);
+	again = dma_buf_map_attachment_unlocked(attach, DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_PTR_EQ(test, again, sgt);
+	if (!IS_ERR(again))
+		dma_buf_unmap_attachment_unlocked(attach, again,
+						  DMA_BIDIRECTIONAL);
+	KUNIT_EXPECT_EQ(test, 0,
+			dma_buf_begin_cpu_access(dmabuf, DMA_BIDIRECTIONAL));
+	KUNIT_EXPECT_EQ(test, 0,
+			dma_buf_end_cpu_access(dmabuf, DMA_BIDIRECTIONAL));
+	dma_buf_unmap_attachment_unlocked(attach, sgt, DMA_BIDIRECTIONAL);
+	dma_buf_detach(dmabuf, attach);
+}
+
+/*
+ * The pool as one dma-buf: the size mmap() maps, vmap is the pool's own
+ * mapping, an importer's mapping is the pool's pages, and the dma-buf
+ * keeps the pool after ksalloc_close(), its charge gone with the dma-buf.
+ */
+static void ksalloc_dmabuf_pool_test(struct kunit *test)
+{
+	const u32 frames = 6, size = 1536;
+	u64 start = ksalloc_test_charged();
+	struct ksalloc *alloc = ksalloc_test_create(test, frames, size, 0,
+						    KSALLOC_POOL_NONPAGED);
+	struct dma_buf *dmabuf;
+	struct iosys_map map;
+	struct device *dev;
+	u8 *p;
+
+	dmabuf = ksalloc_dmabuf_get(test, alloc, KSALLOC_DMABUF_POOL, O_RDWR);
+	KUNIT_EXPECT_EQ(test, dmabuf->size, PAGE_ALIGN(frames * size));
+	KUNIT_ASSERT_EQ(test, 0, dma_buf_vmap_unlocked(dmabuf, &map));
+	KUNIT_EXPECT_PTR_EQ(test, map.vaddr, ksalloc_frame_ptr(alloc, 0));
+	p = map.vaddr;
+
+	dev = ksalloc_dma_capable(test, DMA_BIT_MASK(64));
+	ksalloc_dmabuf_import(test, alloc, dmabuf, dev, 0);
+
+	/* Closed, the pool lives on in the dma-buf (KASAN watches). */
+	ksalloc_test_close(test, alloc);
+	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), start);
+	memset(p, KSALLOC_DMABUF_MARK, dmabuf->size);
+	KUNIT_EXPECT_EQ(test, p[dmabuf->size - 1], KSALLOC_DMABUF_MARK);
+	dma_buf_vunmap_unlocked(dmabuf, &map);
+	ksalloc_dmabuf_put(test, dmabuf);
+	KUNIT_EXPECT_EQ(test, ksalloc_dmabuf_settle(start), start);
+}
+
+/*
+ * One frame the kernel holds, in a pool whose stride is two pages: a
+ * dma-buf of exactly that frame's pages, which freeing the frame does not
+ * revoke.
+ */
+static void ksalloc_dmabuf_frame_test(struct kunit *test)
+{
+	const u32 frames = 4, size = 2 * PAGE_SIZE;
+	struct ksalloc *alloc = ksalloc_test_create(test, frames, size, 0,
+						    KSALLOC_POOL_NONPAGED);
+	struct dma_buf *dmabuf;
+	struct iosys_map map;
+	struct device *dev;
+	void *frame;
+	u32 index;
+
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &frame));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(alloc, &frame));
+	index = ksalloc_frame_index(alloc, frame);
+	dmabuf = ksalloc_dmabuf_get(test, alloc, index, O_RDONLY | O_CLOEXEC);
+	KUNIT_EXPECT_EQ(test, dmabuf->size, size);
+	KUNIT_ASSERT_EQ(test, 0, dma_buf_vmap_unlocked(dmabuf, &map));
+	KUNIT_EXPECT_PTR_EQ(test, map.vaddr, frame);
+	dma_buf_vunmap_unlocked(dmabuf, &map);
+
+	ksalloc_free_frame(alloc, frame);
+	dev = ksalloc_dma_capable(test, DMA_BIT_MASK(64));
+	ksalloc_dmabuf_import(test, alloc, dmabuf, dev, index);
+}
+
+/* A backing of order-0 pages of its own, to see custom backing refused. */
+static struct page *ksalloc_dmabuf_page_alloc(void *priv, size_t size,
+					      int node, gfp_t gfp,
+					      dma_addr_t *dma)
+{
+	return alloc_pages_node(node, gfp, 0);
+}
+
+static void ksalloc_dmabuf_page_free(void *priv, struct page *page,
+				     size_t size, dma_addr_t dma)
+{
+	__free_page(page);
+}
+
+static const struct ksalloc_backing_ops ksalloc_dmabuf_pages_ops = {
+	.alloc = ksalloc_dmabuf_page_alloc,
+	.free = ksalloc_dmabuf_page_free,
+};
+
+static int ksalloc_dmabuf_err(struct ksalloc *alloc, u32 index,
+			      unsigned int flags)
+{
+	struct dma_buf *dmabuf = ksalloc_export_dmabuf(alloc, index, flags);
+
+	if (IS_ERR(dmabuf))
+		return PTR_ERR(dmabuf);
+	dma_buf_put(dmabuf);
+	return 0;
+}
+
+/* Everything SPEC 8 refuses, and what the in-kernel call adds. */
+static void ksalloc_dmabuf_refusal_test(struct kunit *test)
+{
+	struct ksalloc *pages = ksalloc_test_create(test, 4, PAGE_SIZE, 0,
+						    KSALLOC_POOL_NONPAGED);
+	struct ksalloc *odd = ksalloc_test_create(test, 4, 1536, 0,
+						  KSALLOC_POOL_NONPAGED);
+	struct ksalloc *paged = ksalloc_test_create(test, 4, PAGE_SIZE, 0,
+						    KSALLOC_POOL_PAGED);
+	struct ksalloc_framing f = ksalloc_dma_framing(4, PAGE_SIZE, 0);
+	struct ksalloc_params p = {
+		.framing = &f, .node = NUMA_NO_NODE,
+		.ops = &ksalloc_dmabuf_pages_ops,
+	};
+	struct ksalloc *custom = ksalloc_test_create_ex(test, &p);
+	u64 start = ksalloc_test_charged();
+	void *frame, *held;
+	u32 index;
+
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(pages, &held));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(pages, &frame));
+	index = ksalloc_frame_index(pages, frame);
+	/* the access mode, and nothing but O_CLOEXEC beside it */
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_dmabuf_err(pages, index, 3));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			ksalloc_dmabuf_err(pages, index, O_RDWR | O_APPEND));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_dmabuf_err(pages, index, O_WRONLY));
+	/* a frame the caller holds: not a free one, nor one user space has */
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_dmabuf_err(pages, 4, O_RDWR));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			ksalloc_dmabuf_err(pages, KSALLOC_DMABUF_POOL - 1, O_RDWR));
+	ksalloc_free_frame(pages, frame);
+	KUNIT_EXPECT_EQ(test, -EINVAL, ksalloc_dmabuf_err(pages, index, O_RDWR));
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_frame_to_user(pages, held));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			ksalloc_dmabuf_err(pages, ksalloc_frame_index(pages, held),
+					   O_RDWR));
+	/* a frame of a stride that is not whole pages; the pool is fine */
+	KUNIT_ASSERT_EQ(test, 0, ksalloc_allocate_frame(odd, &frame));
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			ksalloc_dmabuf_err(odd, ksalloc_frame_index(odd, frame),
+					   O_RDWR));
+	KUNIT_EXPECT_EQ(test, 0, ksalloc_dmabuf_err(odd, KSALLOC_DMABUF_POOL,
+						     O_RDWR));
+	ksalloc_free_frame(odd, frame);
+	/* no paged pool, no custom backing */
+	KUNIT_EXPECT_EQ(test, -EINVAL,
+			ksalloc_dmabuf_err(paged, KSALLOC_DMABUF_POOL, O_RDWR));
+	KUNIT_EXPECT_EQ(test, -EOPNOTSUPP,
+			ksalloc_dmabuf_err(custom, KSALLOC_DMABUF_POOL, O_RDWR));
+	/* what the refusals and the exports charged is back */
+	KUNIT_EXPECT_EQ(test, ksalloc_dmabuf_settle(start), start);
+
+	/* nothing once closed (a reference of ours keeps it to look at) */
+	ksalloc_get(odd);
+	ksalloc_test_close(test, odd);
+	KUNIT_EXPECT_EQ(test, -ENODEV,
+			ksalloc_dmabuf_err(odd, KSALLOC_DMABUF_POOL, O_RDWR));
+	ksalloc_put(odd);
+}
+
+static struct kunit_case ksalloc_dmabuf_test_cases[] = {
+	KUNIT_CASE(ksalloc_dmabuf_pool_test),
+	KUNIT_CASE(ksalloc_dmabuf_frame_test),
+	KUNIT_CASE(ksalloc_dmabuf_refusal_test),
+	{}
+};
+
+static struct kunit_suite ksalloc_dmabuf_test_suite = {
+	.name = "ksalloc_dmabuf",
+	.test_cases = ksalloc_dmabuf_test_cases,
+};
+
+kunit_test_suite(ksalloc_dmabuf_test_suite);

@@ -50,9 +50,16 @@ else
 endif
 
 # ksalloc's dma-bufs in vgem (DRM PRIME) and vivid (V4L2 capture), on 6.1,
-# 6.12 and 6.12-rt; DMABUF_ARGS names other kernels, e.g. "6.12".
+# 6.12 and 6.12-rt, then on the debug kernel (KASAN, DMA_API_DEBUG,
+# kmemleak); DMABUF_ARGS names other kernels instead, e.g. "6.12".
 dmabuf:
+ifeq ($(DMABUF_ARGS),)
+	status=0; scripts/dmabuf.sh || status=1; \
+	scripts/dmabuf.sh debug || status=1; \
+	exit $$status
+else
 	scripts/dmabuf.sh $(DMABUF_ARGS)
+endif
 
 bench:
 	scripts/bench.sh
@@ -72,7 +79,7 @@ help:
 	@echo 'make install    libksalloc, its header and pkg-config file, ksalloc-ctl and its man page (DESTDIR=, PREFIX=)'
 	@echo 'make run        boot a 6.12 guest and stream frames through ksalloc (DEMO=edu: from QEMU'"'"'s edu PCI device by DMA)'
 	@echo 'make dma        the edu device on 6.1, 6.12, 6.12-rt in 5 machines (IOMMU, swiotlb, NUMA, ...), then on the debug kernel'
-	@echo 'make dmabuf     vgem (DRM PRIME) and vivid (V4L2) import ksalloc dma-bufs, on 6.1, 6.12, 6.12-rt'
+	@echo 'make dmabuf     vgem (DRM PRIME) and vivid (V4L2) import ksalloc dma-bufs, on 6.1, 6.12, 6.12-rt, then on the debug kernel'
 	@echo 'make check      every test; ends with "N passed, N failed, N skipped"'
 	@echo 'make kunit      the KUnit suite alone (UML, lockdep, KASAN, UBSAN)'
 	@echo 'make lint       checkpatch, kernel-doc and the uapi header checks'

@@ -391,9 +391,9 @@ main()
 	if [[ $1 == debug ]]; then
 		# Built, not fetched: scripts/debug-kernel.sh.
 		case $cmd in
-		kdir | version) exec "$(dirname "$0")/debug-kernel.sh" "$cmd" ;;
+		kdir | version | moddir)
+			exec "$(dirname "$0")/debug-kernel.sh" "$cmd" ;;
 		vmlinuz | vmlinux) exec "$(dirname "$0")/debug-kernel.sh" vmlinuz ;;
-		moddir) die "the debug kernel has no modules of its own" ;;
 		esac
 	fi
 	release=$(release_of "$1")

@@ -8,8 +8,9 @@
 # ksalloc descriptor closed under an attachment.  3: vivid (V4L2): capture
 # into exported frames with vivid's vmalloc allocator (a per-page
 # allocator) and its dma-contig allocator (a contiguous allocator from the
-# producer), and a per-page allocator refused by dma-contig.  4: every
-# module unloads, and the kernel log holds no checker's report.
+# producer), and a per-page allocator refused by dma-contig.  4: where the
+# kernel has them, kmemleak and DMA_API_DEBUG are clean.  5: every module
+# unloads, and the kernel log holds no checker's report.
 . /lib/ksalloc/guest.sh
 
 X=/lib/modules/extra
@@ -77,7 +78,25 @@ run_logged vivid-contig-pages ksalloc_import vivid /dev/video1 pages refused
 echo 0 >$T/tracing_on
 grep -c ksalloc_dmabuf_map $T/trace | sed 's/^/dmabuf map events: /'
 
-# 4: everything unloads.
+# 4: on the debug kernel, with every dma-buf gone: nothing of ours leaked,
+# and DMA_API_DEBUG saw no error and holds no importer's mapping.
+mount -t debugfs debugfs /sys/kernel/debug 2>/dev/null
+kmemleak_clean kmemleak-clean 'ksalloc|dma_buf'
+A=/sys/kernel/debug/dma-api
+if [ -d $A ]; then
+	echo "dma-api: errors $(cat $A/error_count)," \
+		"$(cat $A/num_free_entries) of $(cat $A/nr_total_entries) free"
+	check dma-api-no-errors [ "$(cat $A/error_count)" = 0 ]
+	# It tracked the importers' mappings on the way.
+	check dma-api-saw-mappings \
+		[ "$(cat $A/min_free_entries)" -lt "$(cat $A/nr_total_entries)" ]
+	grep -E 'vgem|vivid' $A/dump | head -n 5
+	refuse dma-api-nothing-mapped grep -Eq 'vgem|vivid' $A/dump
+else
+	skip "dma-api-debug (not in this kernel)"
+fi
+
+# 5: everything unloads.
 for m in $(sed '1!G;h;$!d' $X/order); do
 	check "rmmod-$m" rmmod "$m"
 done

@@ -130,14 +130,7 @@ fi
 # 3. After all that: nothing leaked (where kmemleak is built in, while the
 # module's symbols still name the allocation sites), a clean log, no new
 # taint, and the module leaves.
-if [ -w $dbg/kmemleak ]; then
-	echo scan >$dbg/kmemleak
-	echo scan >$dbg/kmemleak
-	n=$(grep -c 'ksalloc' $dbg/kmemleak)
-	echo "FUZZ-STAT: kmemleak-ksalloc-objects $n"
-	check kmemleak-clean [ "$n" = 0 ]
-	[ "$n" = 0 ] || grep -B5 -A15 ksalloc $dbg/kmemleak | head -n 60
-fi
+kmemleak_clean kmemleak-clean ksalloc
 check_kernel_clean
 echo "FUZZ-STAT: taint $taint $(taint_letters "$taint")"
 i=0

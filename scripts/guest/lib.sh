@@ -112,6 +112,21 @@ check_kernel_clean() {
 	check taint-only-OE [ $((taint & ~0x3000)) = 0 ]
 }
 
+# kmemleak_clean NAME REGEXP: where kmemleak is built in, check NAME that
+# no object it suspects has a backtrace line matching the extended REGEXP
+# (a module's functions are named only while it is loaded).  Two scans:
+# kmemleak reports an object only once it has seen it unreferenced twice.
+kmemleak_clean() {
+	leaks=/sys/kernel/debug/kmemleak
+	[ -w $leaks ] || return 0
+	echo scan >$leaks
+	echo scan >$leaks
+	n=$(grep -cE "$2" $leaks)
+	echo "kmemleak: $n backtrace lines match '$2'"
+	check "$1" [ "$n" = 0 ]
+	[ "$n" = 0 ] || grep -E -B5 -A15 "$2" $leaks | head -n 60
+}
+
 # Reports the run's result to the host and powers off.
 finish() {
 	if [ "$fails" = 0 ]; then

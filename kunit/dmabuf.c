@@ -22,6 +22,7 @@
 #include <linux/mm.h>
 #include <linux/scatterlist.h>
 #include <linux/string.h>
+#include "../module/ksalloc_internal.h"
 #include "dma.h"
 #include "helpers.h"
 
@@ -38,10 +39,11 @@ static struct dma_buf *ksalloc_dmabuf_get(struct kunit *test,
 					  unsigned int flags)
 {
 	struct dma_buf *dmabuf = ksalloc_export_dmabuf(alloc, index, flags);
+	int ret;
 
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, dmabuf);
-	KUNIT_ASSERT_EQ(test, 0, kunit_add_action_or_reset(test,
-				ksalloc_dmabuf_put_action, dmabuf));
+	ret = kunit_add_action_or_reset(test, ksalloc_dmabuf_put_action, dmabuf);
+	KUNIT_ASSERT_EQ(test, 0, ret);
 	return dmabuf;
 }
 
@@ -256,8 +258,8 @@ static void ksalloc_dmabuf_refusal_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, -EINVAL,
 			ksalloc_dmabuf_err(odd, ksalloc_frame_index(odd, frame),
 					   O_RDWR));
-	KUNIT_EXPECT_EQ(test, 0, ksalloc_dmabuf_err(odd, KSALLOC_DMABUF_POOL,
-						     O_RDWR));
+	KUNIT_EXPECT_EQ(test, 0,
+			ksalloc_dmabuf_err(odd, KSALLOC_DMABUF_POOL, O_RDWR));
 	ksalloc_free_frame(odd, frame);
 	/* no paged pool, no custom backing */
 	KUNIT_EXPECT_EQ(test, -EINVAL,
@@ -275,10 +277,132 @@ static void ksalloc_dmabuf_refusal_test(struct kunit *test)
 	ksalloc_put(odd);
 }
 
+/*
+ * An importer that would reach the pool only through a bounce buffer is
+ * refused at attach (-ERANGE): the slot would hold a copy of pages that
+ * others write, and a sync would copy it back over them.
+ */
+static void ksalloc_dmabuf_bounce_test(struct kunit *test)
+{
+	struct device *dev = ksalloc_dma_capable(test, DMA_BIT_MASK(64));
+	const u64 mask = DMA_BIT_MASK(20);
+	struct ksalloc *alloc = ksalloc_test_create(test, 8, PAGE_SIZE, 0,
+						    KSALLOC_POOL_NONPAGED);
+	struct dma_buf_attachment *attach;
+	struct dma_buf *dmabuf;
+
+	if (!ksalloc_dma_direct(dev))
+		kunit_skip(test, "an IOMMU reaches every page");
+	dmabuf = ksalloc_dmabuf_get(test, alloc, KSALLOC_DMABUF_POOL, O_RDWR);
+	/* by hand: dma_set_mask() refuses a mask below ZONE_DMA */
+	*dev->dma_mask = mask;
+	dev->coherent_dma_mask = mask;
+	KUNIT_ASSERT_GT(test, phys_to_dma(dev, ksalloc_dma_phys(alloc, 7, 0)),
+			mask);
+	attach = dma_buf_attach(dmabuf, dev);
+	KUNIT_EXPECT_EQ(test, -ERANGE, PTR_ERR_OR_ZERO(attach));
+	if (!IS_ERR(attach))
+		dma_buf_detach(dmabuf, attach);
+
+	KUNIT_ASSERT_EQ(test, 0, dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64)));
+	ksalloc_dmabuf_import(test, alloc, dmabuf, dev, 0);
+}
+
+/*
+ * Contiguous frames of four pages for an importer whose segments may not
+ * cross an 8 KiB boundary: every frame comes in two segments, each within
+ * one 8 KiB block (dma-direct passes a segment to the device as it is).
+ */
+static void ksalloc_dmabuf_boundary_test(struct kunit *test)
+{
+	struct device *dev = ksalloc_dma_capable(test, DMA_BIT_MASK(64));
+	const unsigned long boundary = 2 * PAGE_SIZE - 1;
+	const u32 frames = 4, size = 4 * PAGE_SIZE;
+	struct ksalloc_framing f = ksalloc_dma_framing(frames, size, 0);
+	struct ksalloc_params p = {
+		.framing = &f, .flags = KSALLOC_CREATE_CONTIG,
+		.node = NUMA_NO_NODE,
+	};
+	struct ksalloc *alloc = ksalloc_test_create_ex(test, &p);
+	struct dma_buf_attachment *attach;
+	struct dma_buf *dmabuf;
+	struct scatterlist *sg;
+	struct sg_table *sgt;
+	unsigned int i;
+	dma_addr_t a;
+
+	if (!ksalloc_dma_direct(dev))
+		kunit_skip(test, "an IOMMU keeps to the boundary itself");
+	dma_set_seg_boundary(dev, boundary);	/* void from 6.11 on */
+	KUNIT_ASSERT_EQ(test, dma_get_seg_boundary(dev), boundary);
+	dmabuf = ksalloc_dmabuf_get(test, alloc, KSALLOC_DMABUF_POOL, O_RDWR);
+	attach = dma_buf_attach(dmabuf, dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	sgt = dma_buf_map_attachment_unlocked(attach, DMA_FROM_DEVICE);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, sgt);
+	ksalloc_dmabuf_check_sgt(test, alloc, dev, 0, sgt, dmabuf->size);
+	for_each_sgtable_dma_sg(sgt, sg, i) {
+		a = sg_dma_address(sg);
+		KUNIT_EXPECT_EQ_MSG(test, a | boundary,
+				    (a + sg_dma_len(sg) - 1) | boundary,
+				    "segment %u: %pad + %u", i, &a,
+				    sg_dma_len(sg));
+	}
+	/* each frame is one physical run: two segments, no more */
+	KUNIT_EXPECT_EQ(test, sgt->nents, 2 * frames);
+	dma_buf_unmap_attachment_unlocked(attach, sgt, DMA_FROM_DEVICE);
+	dma_buf_detach(dmabuf, attach);
+}
+
+static void ksalloc_dmabuf_restore_limit(void *limit)
+{
+	WRITE_ONCE(ksalloc_max_pool_bytes, (unsigned long)limit);
+}
+
+/*
+ * SPEC 7.8: a dma-buf counts against max_pool_bytes with the pool it
+ * exports, and so does an attachment.
+ */
+static void ksalloc_dmabuf_limit_test(struct kunit *test)
+{
+	unsigned long limit = READ_ONCE(ksalloc_max_pool_bytes);
+	u64 before = ksalloc_test_charged(), cost;
+	struct ksalloc *alloc = ksalloc_test_create(test, 1, PAGE_SIZE, 0,
+						    KSALLOC_POOL_NONPAGED);
+	struct dma_buf_attachment *attach;
+	struct dma_buf *dmabuf;
+	struct device *dev;
+	int ret;
+
+	cost = ksalloc_charged_bytes() - before;
+	ret = kunit_add_action_or_reset(test, ksalloc_dmabuf_restore_limit,
+					(void *)limit);
+	KUNIT_ASSERT_EQ(test, 0, ret);
+	/* What the pool costs, and not a byte more: no dma-buf. */
+	WRITE_ONCE(ksalloc_max_pool_bytes, cost);
+	KUNIT_EXPECT_EQ(test, -ENOMEM,
+			ksalloc_dmabuf_err(alloc, KSALLOC_DMABUF_POOL, O_RDWR));
+	/* Room for a dma-buf, not for an attachment as well. */
+	WRITE_ONCE(ksalloc_max_pool_bytes, cost + 4 * PAGE_SIZE);
+	dmabuf = ksalloc_dmabuf_get(test, alloc, KSALLOC_DMABUF_POOL, O_RDWR);
+	WRITE_ONCE(ksalloc_max_pool_bytes, ksalloc_charged_bytes() - before);
+	dev = ksalloc_dma_device(test);
+	attach = dma_buf_attach(dmabuf, dev);
+	KUNIT_EXPECT_EQ(test, -ENOMEM, PTR_ERR_OR_ZERO(attach));
+	if (!IS_ERR(attach))
+		dma_buf_detach(dmabuf, attach);
+	ksalloc_dmabuf_put(test, dmabuf);
+	KUNIT_EXPECT_EQ(test, ksalloc_dmabuf_settle(before + cost),
+			before + cost);
+}
+
 static struct kunit_case ksalloc_dmabuf_test_cases[] = {
 	KUNIT_CASE(ksalloc_dmabuf_pool_test),
 	KUNIT_CASE(ksalloc_dmabuf_frame_test),
 	KUNIT_CASE(ksalloc_dmabuf_refusal_test),
+	KUNIT_CASE(ksalloc_dmabuf_bounce_test),
+	KUNIT_CASE(ksalloc_dmabuf_boundary_test),
+	KUNIT_CASE(ksalloc_dmabuf_limit_test),
 	{}
 };
 

@@ -156,6 +156,8 @@ struct ksalloc_waiter {
  * @pool_cost: bytes charged until the pages go: pool, page array, this
  * @meta_cost: bytes charged until the release: stack, states, caches,
  *             debugfs entries
+ * @export_cost: bytes charged for the dma-bufs of the pool and their
+ *               attachments (module/dmabuf.c), which may outlive the release
  * @id: the allocator's number (KSALLOC_IOC_GET_ID), never 0, unique while
  *      the module is loaded; immutable
  * @owner_pid: the thread group that created the allocator, 0 for a kernel
@@ -215,6 +217,7 @@ struct ksalloc {
 	struct ksalloc_binding *binding;
 	size_t pool_cost;
 	size_t meta_cost;
+	atomic_long_t export_cost;
 	u64 id;
 	pid_t owner_pid;
 	char owner_comm[TASK_COMM_LEN];
@@ -323,6 +326,8 @@ void ksalloc_backing_free(struct ksalloc *alloc);
 void ksalloc_backing_put(struct ksalloc *alloc);
 const char *ksalloc_backing_name(const struct ksalloc *alloc);
 gfp_t ksalloc_dma_zone(struct device *dev);
+bool ksalloc_dma_bounces(struct device *dev, struct page **pages,
+			 unsigned int n);
 
 /* dma.c: the device binding */
 int ksalloc_bind_created(struct ksalloc *alloc, struct device *dev,

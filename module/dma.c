@@ -99,6 +99,36 @@ static bool ksalloc_dma_translated(struct device *dev)
 }
 
 /**
+ * ksalloc_dma_bounces() - whether mapping pages for a device would bounce
+ * @dev: the device
+ * @pages: the pages, each mapped whole
+ * @n: how many
+ *
+ * For the dma-buf exporter, which refuses such an importer: its bounce
+ * slot would hold a copy of pool pages that others write meanwhile, and a
+ * sync would copy it back over them.
+ *
+ * Return: true when no IOMMU translates @dev's DMA and swiotlb bounces
+ * everything for it, or a page lies beyond what it reaches.
+ */
+bool ksalloc_dma_bounces(struct device *dev, struct page **pages,
+			 unsigned int n)
+{
+	unsigned int i;
+
+	if (!IS_ENABLED(CONFIG_HAS_DMA) || ksalloc_dma_translated(dev))
+		return false;
+	if (is_swiotlb_force_bounce(dev))
+		return true;
+	for (i = 0; i < n; i++) {
+		if (!dma_capable(dev, phys_to_dma(dev, page_to_phys(pages[i])),
+				 PAGE_SIZE, true))
+			return true;
+	}
+	return false;
+}
+
+/**
  * ksalloc_dma_zone() - the zone of the pages a device reaches directly
  * @dev: the device of a creation with %KSALLOC_CREATE_DEVICE
  *

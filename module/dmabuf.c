@@ -9,25 +9,33 @@
  * - The dma-buf holds a reference on the allocator, which keeps the pages,
  *   their kernel mapping and the allocator's charge alive after the
  *   descriptor is closed; release() drops it.  Its own bookkeeping (this
- *   struct, and each attachment's scatterlist) is charged to the module's
- *   budget and to the memory cgroup of the descriptor's opener, and so
- *   are the dma-buf, its reservation object and (an estimate of) the
- *   file, inode and dentry of its descriptor.
- * - Each attachment gets a scatterlist of the exported pages at attach();
- *   map_dma_buf() maps it for the importer's device with dma_map_sgtable()
- *   and DMA_ATTR_SKIP_CPU_SYNC: the CPU syncs are begin/end_cpu_access().
- *   Segments are at most what the device takes in one segment and in one
- *   mapping, in whole pages; a device that takes less than a page in a
- *   segment cannot attach (-EINVAL).
- *   The ops set cache_sgt_mapping, so the dma-buf core maps an attachment
- *   once, hands the same table to every dma_buf_map_attachment() and
- *   unmaps it at detach; a second direction is refused.  Nothing stays
- *   mapped after detach().
+ *   struct, and each attachment's scatterlist) counts against the budget,
+ *   max_pool_bytes with the pool's own cost included, and so do (an
+ *   estimate of) the dma-buf, its reservation object and the file, inode
+ *   and dentry of its descriptor.  All but the dma-buf and its reservation
+ *   object, which the core allocates unaccounted, are charged to the
+ *   memory cgroup of the descriptor's opener.
+ * - Each attachment gets a scatterlist of the exported pages at attach(),
+ *   in segments of at most what the device takes in one segment and in
+ *   one mapping, in whole pages, none crossing its segment boundary; a
+ *   device that takes less than a page in a segment cannot attach
+ *   (-EINVAL), nor can one whose mapping would bounce through swiotlb
+ *   (-ERANGE): its slot would hold a copy of pages that others write, and
+ *   a sync would copy it back over them.
+ * - map_dma_buf() maps the table for the importer's device with
+ *   DMA_ATTR_SKIP_CPU_SYNC and then syncs it for the device itself, and
+ *   the unmap syncs it for the CPU first when the device may have written:
+ *   the same maintenance as a plain mapping, which DMA_API_DEBUG would
+ *   refuse for two importers of one page.  The ops set cache_sgt_mapping,
+ *   so the dma-buf core maps an attachment once, hands the same table to
+ *   every dma_buf_map_attachment() and unmaps it at detach; a second
+ *   direction is refused.  Nothing stays mapped after detach().
  * - mmap() inserts the pages (vm_map_pages(): each mapped page holds a page
  *   reference, which the core's reaper waits for); never executable.
  * - vmap() returns the pool's own kernel mapping: nothing to undo.
- * - begin/end_cpu_access() sync every mapped attachment for the CPU and
- *   back to the devices.
+ * - begin/end_cpu_access() sync every mapped attachment of this dma-buf
+ *   for the CPU and back to the devices.  Another dma-buf of the same pages
+ *   has attachments of its own, which a sync here does not reach.
  *
  * Freeing an exported frame does not revoke its dma-buf (SPEC 8): using
  * memory that is still exported is the holder's business, as with mmap().
@@ -147,6 +155,28 @@ static size_t ksalloc_export_att_cost(const struct ksalloc_export *exp)
 }
 
 /*
+ * Charges @cost for a dma-buf or an attachment of @alloc's pool: against
+ * max_pool_bytes with what the pool itself costs, and the budget.
+ */
+static int ksalloc_export_charge(struct ksalloc *alloc, size_t cost)
+{
+	long sum = atomic_long_add_return(cost, &alloc->export_cost);
+
+	if (alloc->pool_cost + alloc->meta_cost + sum >
+	    READ_ONCE(ksalloc_max_pool_bytes) || ksalloc_charge(cost)) {
+		atomic_long_sub(cost, &alloc->export_cost);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+static void ksalloc_export_uncharge(struct ksalloc *alloc, size_t cost)
+{
+	atomic_long_sub(cost, &alloc->export_cost);
+	ksalloc_uncharge(cost);
+}
+
+/*
  * The longest segment @dev takes: its max segment size, capped at what
  * one mapping may span (a bounce buffer's slot), in whole pages.  0 when
  * the device cannot take even one page in a segment.
@@ -160,33 +190,82 @@ static unsigned int ksalloc_dmabuf_seg_max(struct device *dev)
 	return seg < PAGE_SIZE ? 0 : seg;
 }
 
+/*
+ * Puts @n pages in @sgt (NULL: only counts), physically adjacent ones in
+ * one segment of at most @seg bytes that never crosses a multiple of
+ * @boundary + 1: dma-direct hands each segment to the device as it is.
+ * Returns the number of segments.
+ */
+static unsigned int ksalloc_dmabuf_fill(struct sg_table *sgt,
+					struct page **pages, unsigned int n,
+					unsigned int seg, u64 boundary)
+{
+	struct scatterlist *sg = NULL;
+	phys_addr_t start = 0, end = 0, p;
+	unsigned int i, nents = 0;
+
+	for (i = 0; i < n; i++) {
+		p = page_to_phys(pages[i]);
+		if (nents && p == end && end + PAGE_SIZE - start <= seg &&
+		    (start | boundary) == ((p + PAGE_SIZE - 1) | boundary)) {
+			end += PAGE_SIZE;
+			if (sg)
+				sg->length += PAGE_SIZE;
+			continue;
+		}
+		if (sgt) {
+			sg = sg ? sg_next(sg) : sgt->sgl;
+			sg_set_page(sg, pages[i], PAGE_SIZE, 0);
+		}
+		start = p;
+		end = p + PAGE_SIZE;
+		nents++;
+	}
+	return nents;
+}
+
+/* The table of @exp's pages for @dev, in the segments @dev takes. */
+static int ksalloc_dmabuf_table(struct ksalloc_export *exp, struct device *dev,
+				struct sg_table *sgt)
+{
+	unsigned int seg = ksalloc_dmabuf_seg_max(dev), nents;
+	u64 boundary = dma_get_seg_boundary(dev);
+	int ret;
+
+	if (!seg)
+		return -EINVAL;
+	nents = ksalloc_dmabuf_fill(NULL, exp->pages, exp->nr_pages, seg,
+				    boundary);
+	ret = sg_alloc_table(sgt, nents, GFP_KERNEL_ACCOUNT);
+	if (ret)
+		return ret;
+	ksalloc_dmabuf_fill(sgt, exp->pages, exp->nr_pages, seg, boundary);
+	return 0;
+}
+
 static int ksalloc_dmabuf_attach(struct dma_buf *dmabuf,
 				 struct dma_buf_attachment *attach)
 {
 	struct ksalloc_export *exp = dmabuf->priv;
-	unsigned int seg = ksalloc_dmabuf_seg_max(attach->dev);
-	size_t size = (size_t)exp->nr_pages << PAGE_SHIFT;
 	size_t cost = ksalloc_export_att_cost(exp);
 	struct ksalloc_export_att *att;
 	struct mem_cgroup *old;
 	int ret;
 
-	if (!seg)
-		return -EINVAL;
-	ret = ksalloc_charge(cost);
+	if (ksalloc_dma_bounces(attach->dev, exp->pages, exp->nr_pages))
+		return -ERANGE;
+	ret = ksalloc_export_charge(exp->alloc, cost);
 	if (ret)
 		return ret;
 	old = set_active_memcg(exp->memcg);
 	att = kzalloc(sizeof(*att), GFP_KERNEL_ACCOUNT);
 	ret = -ENOMEM;
 	if (att)
-		ret = sg_alloc_table_from_pages_segment(&att->sgt, exp->pages,
-							exp->nr_pages, 0, size,
-							seg, GFP_KERNEL_ACCOUNT);
+		ret = ksalloc_dmabuf_table(exp, attach->dev, &att->sgt);
 	set_active_memcg(old);
 	if (ret) {
 		kfree(att);
-		ksalloc_uncharge(cost);
+		ksalloc_export_uncharge(exp->alloc, cost);
 		return ret;
 	}
 	att->dev = attach->dev;
@@ -200,6 +279,20 @@ static int ksalloc_dmabuf_attach(struct dma_buf *dmabuf,
 	return 0;
 }
 
+/*
+ * Unmaps @att, after a sync for the CPU when the device may have written:
+ * what a plain unmap does.  Under the export's lock.
+ */
+static void ksalloc_dmabuf_unmap_locked(struct ksalloc_export_att *att)
+{
+	if (att->dir == DMA_NONE)
+		return;
+	if (att->dir != DMA_TO_DEVICE)
+		dma_sync_sgtable_for_cpu(att->dev, &att->sgt, att->dir);
+	dma_unmap_sgtable(att->dev, &att->sgt, att->dir, DMA_ATTR_SKIP_CPU_SYNC);
+	att->dir = DMA_NONE;
+}
+
 static void ksalloc_dmabuf_detach(struct dma_buf *dmabuf,
 				  struct dma_buf_attachment *attach)
 {
@@ -209,13 +302,11 @@ static void ksalloc_dmabuf_detach(struct dma_buf *dmabuf,
 	mutex_lock(&exp->lock);
 	list_del(&att->node);
 	/* An importer that detaches mapped: nothing stays mapped. */
-	if (att->dir != DMA_NONE)
-		dma_unmap_sgtable(att->dev, &att->sgt, att->dir,
-				  DMA_ATTR_SKIP_CPU_SYNC);
+	ksalloc_dmabuf_unmap_locked(att);
 	mutex_unlock(&exp->lock);
 	trace_ksalloc_dmabuf_detach(exp->alloc, att->dev);
 	sg_free_table(&att->sgt);
-	ksalloc_uncharge(att->cost);
+	ksalloc_export_uncharge(exp->alloc, att->cost);
 	kfree(att);
 }
 
@@ -230,11 +321,16 @@ static struct sg_table *ksalloc_dmabuf_map(struct dma_buf_attachment *attach,
 		return ERR_PTR(-EINVAL);
 	mutex_lock(&exp->lock);
 	if (att->dir == DMA_NONE) {
-		/* begin/end_cpu_access() do the syncs, not the mapping. */
+		/*
+		 * Synced here, not by the mapping: DMA_API_DEBUG refuses a
+		 * second writable mapping of a cache line that syncs.
+		 */
 		ret = dma_map_sgtable(att->dev, &att->sgt, dir,
 				      DMA_ATTR_SKIP_CPU_SYNC);
-		if (!ret)
+		if (!ret) {
+			dma_sync_sgtable_for_device(att->dev, &att->sgt, dir);
 			att->dir = dir;
+		}
 	} else if (att->dir != dir) {
 		/* One mapping per attachment: the core caches it (ops). */
 		ret = -EBUSY;
@@ -253,11 +349,7 @@ static void ksalloc_dmabuf_unmap(struct dma_buf_attachment *attach,
 	struct ksalloc_export_att *att = attach->priv;
 
 	mutex_lock(&exp->lock);
-	if (att->dir != DMA_NONE) {
-		dma_unmap_sgtable(att->dev, &att->sgt, att->dir,
-				  DMA_ATTR_SKIP_CPU_SYNC);
-		att->dir = DMA_NONE;
-	}
+	ksalloc_dmabuf_unmap_locked(att);
 	mutex_unlock(&exp->lock);
 	trace_ksalloc_dmabuf_map(exp->alloc, att->dev, DMA_NONE, 0, 0);
 }
@@ -270,9 +362,9 @@ static void ksalloc_dmabuf_release(struct dma_buf *dmabuf)
 	trace_ksalloc_dmabuf_release(exp->alloc, exp->index);
 	mutex_destroy(&exp->lock);
 	mem_cgroup_put(exp->memcg);
+	ksalloc_export_uncharge(exp->alloc, ksalloc_export_cost());
 	ksalloc_put(exp->alloc);
 	kfree(exp);
-	ksalloc_uncharge(ksalloc_export_cost());
 }
 
 /* Shared and never executable, as mmap() of the descriptor. */
@@ -290,18 +382,13 @@ static int ksalloc_dmabuf_mmap(struct dma_buf *dmabuf,
 	return vm_map_pages(vma, exp->pages, exp->nr_pages);
 }
 
-/* The pool is mapped in the kernel all its life: vunmap has nothing to do. */
+/* The pool is mapped in the kernel all its life: no vunmap to undo it. */
 static int ksalloc_dmabuf_vmap(struct dma_buf *dmabuf, struct iosys_map *map)
 {
 	struct ksalloc_export *exp = dmabuf->priv;
 
 	iosys_map_set_vaddr(map, exp->alloc->pool + exp->offset);
 	return 0;
-}
-
-static void ksalloc_dmabuf_vunmap(struct dma_buf *dmabuf,
-				  struct iosys_map *map)
-{
 }
 
 /* DMA_BUF_IOCTL_SYNC: every mapped attachment, for the CPU or the device. */
@@ -317,6 +404,7 @@ static void ksalloc_dmabuf_sync(struct ksalloc_export *exp, bool for_cpu)
 			dma_sync_sgtable_for_cpu(att->dev, &att->sgt, att->dir);
 		else
 			dma_sync_sgtable_for_device(att->dev, &att->sgt, att->dir);
+		cond_resched();
 	}
 	mutex_unlock(&exp->lock);
 	trace_ksalloc_dmabuf_sync(exp->alloc, exp->index, !for_cpu);
@@ -345,7 +433,6 @@ static const struct dma_buf_ops ksalloc_dmabuf_ops = {
 	.release		= ksalloc_dmabuf_release,
 	.mmap			= ksalloc_dmabuf_mmap,
 	.vmap			= ksalloc_dmabuf_vmap,
-	.vunmap			= ksalloc_dmabuf_vunmap,
 	.begin_cpu_access	= ksalloc_dmabuf_begin_cpu,
 	.end_cpu_access		= ksalloc_dmabuf_end_cpu,
 };
@@ -403,7 +490,7 @@ static struct dma_buf *ksalloc_export(struct ksalloc *alloc, u32 index,
 	struct dma_buf *dmabuf;
 	int ret;
 
-	ret = ksalloc_charge(cost);
+	ret = ksalloc_export_charge(alloc, cost);
 	if (ret)
 		return ERR_PTR(ret);
 	old = set_active_memcg(memcg);
@@ -441,7 +528,7 @@ static struct dma_buf *ksalloc_export(struct ksalloc *alloc, u32 index,
 err_free:
 	kfree(exp);
 err_uncharge:
-	ksalloc_uncharge(cost);
+	ksalloc_export_uncharge(alloc, cost);
 	return ERR_PTR(ret);
 }
 
@@ -471,6 +558,7 @@ err_uncharge:
 struct dma_buf *ksalloc_export_dmabuf(struct ksalloc *alloc, u32 index,
 				      unsigned int flags)
 {
+	might_sleep();
 	return ksalloc_export(alloc, index, flags, KSALLOC_FRAME_KERNEL, NULL);
 }
 EXPORT_SYMBOL_NS_GPL(ksalloc_export_dmabuf, "KSALLOC");
@@ -501,25 +589,36 @@ static int ksalloc_export_fd(struct dma_buf *dmabuf, u32 fd_flags,
  * ksalloc_ioctl_export_dmabuf() - KSALLOC_IOC_EXPORT_DMABUF
  * @alloc: the allocator of a descriptor open for writing
  * @memcg: the opener's memory cgroup, or NULL
+ * @readable: the descriptor is open for reading too
  * @argp: the user's struct ksalloc_dmabuf
+ *
+ * A dma-buf that can be read (O_RDONLY, O_RDWR) needs a descriptor that
+ * can: its mmap() would read the pool that mmap() of the descriptor
+ * refuses to map.
  *
  * Context: Process context; may sleep.
  * Return: 0 with the new descriptor in the user's fd, -EFAULT, -EINVAL for
- * what SPEC 8 refuses, -ENOMEM over the budget or without memory, or an
- * error of dma_buf_export() or of the descriptor.
+ * what SPEC 8 refuses, -EBADF for a readable dma-buf of a write-only
+ * descriptor, -ENOMEM over the budget or without memory, or an error of
+ * dma_buf_export() or of the descriptor.
  */
 long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
-				 struct mem_cgroup *memcg,
+				 struct mem_cgroup *memcg, bool readable,
 				 struct ksalloc_dmabuf __user *argp)
 {
 	struct ksalloc_dmabuf req;
 	struct dma_buf *dmabuf;
+	u32 acc;
 	int fd;
 
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
 	if (req.reserved)
 		return -EINVAL;
+	acc = req.fd_flags & O_ACCMODE;
+	if (!readable && (acc == O_RDONLY || acc == O_RDWR) &&
+	    !(req.fd_flags & ~(O_CLOEXEC | O_ACCMODE)))
+		return -EBADF;
 	dmabuf = ksalloc_export(alloc, req.index, req.fd_flags,
 				KSALLOC_FRAME_USER, memcg);
 	if (IS_ERR(dmabuf))

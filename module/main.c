@@ -10,6 +10,7 @@
 #include <linux/module.h>
 #include <linux/moduleparam.h>
 #include <linux/sizes.h>
+#include <kunit/visibility.h>
 
 #include "ksalloc_internal.h"
 
@@ -26,6 +27,7 @@ module_param_named(max_frame_size, ksalloc_max_frame_size, uint, 0644);
 MODULE_PARM_DESC(max_frame_size, "Largest frame in bytes (default 4 MiB)");
 
 unsigned long ksalloc_max_pool_bytes = SZ_64M;
+EXPORT_SYMBOL_IF_KUNIT(ksalloc_max_pool_bytes);
 module_param_named(max_pool_bytes, ksalloc_max_pool_bytes, ulong, 0644);
 MODULE_PARM_DESC(max_pool_bytes,
 		 "Most bytes one allocator may cost, pool and metadata (default 64 MiB)");

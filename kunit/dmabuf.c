@@ -62,6 +62,13 @@ static u64 ksalloc_dmabuf_settle(u64 want)
 	return ksalloc_test_settle(want);
 }
 
+/* The bytes charged, once the dma-bufs of the cases before are gone. */
+static u64 ksalloc_dmabuf_charged(void)
+{
+	flush_delayed_fput();
+	return ksalloc_test_charged();
+}
+
 /*
  * The mapping of @sgt for @dev: its pages are those of frame @index from
  * its first byte on, all @size bytes of them and no more, and where no
@@ -129,7 +136,7 @@ static void ksalloc_dmabuf_import(struct kunit *test, struct ksalloc *alloc,
 static void ksalloc_dmabuf_pool_test(struct kunit *test)
 {
 	const u32 frames = 6, size = 1536;
-	u64 start = ksalloc_test_charged();
+	u64 start = ksalloc_dmabuf_charged();
 	struct ksalloc *alloc = ksalloc_test_create(test, frames, size, 0,
 						    KSALLOC_POOL_NONPAGED);
 	struct dma_buf *dmabuf;
@@ -143,15 +150,16 @@ static void ksalloc_dmabuf_pool_test(struct kunit *test)
 	KUNIT_EXPECT_PTR_EQ(test, map.vaddr, ksalloc_frame_ptr(alloc, 0));
 	p = map.vaddr;
 
-	dev = ksalloc_dma_capable(test, DMA_BIT_MASK(64));
-	ksalloc_dmabuf_import(test, alloc, dmabuf, dev, 0);
-
 	/* Closed, the pool lives on in the dma-buf (KASAN watches). */
 	ksalloc_test_close(test, alloc);
 	KUNIT_EXPECT_GT(test, ksalloc_test_charged(), start);
 	memset(p, KSALLOC_DMABUF_MARK, dmabuf->size);
 	KUNIT_EXPECT_EQ(test, p[dmabuf->size - 1], KSALLOC_DMABUF_MARK);
+	/* Before a skip: the core BUG()s on a dma-buf released vmapped. */
 	dma_buf_vunmap_unlocked(dmabuf, &map);
+
+	dev = ksalloc_dma_capable(test, DMA_BIT_MASK(64));
+	ksalloc_dmabuf_import(test, alloc, dmabuf, dev, 0);
 	ksalloc_dmabuf_put(test, dmabuf);
 	KUNIT_EXPECT_EQ(test, ksalloc_dmabuf_settle(start), start);
 }
@@ -231,7 +239,7 @@ static void ksalloc_dmabuf_refusal_test(struct kunit *test)
 		.ops = &ksalloc_dmabuf_pages_ops,
 	};
 	struct ksalloc *custom = ksalloc_test_create_ex(test, &p);
-	u64 start = ksalloc_test_charged();
+	u64 start = ksalloc_dmabuf_charged();
 	void *frame, *held;
 	u32 index;
 
@@ -290,6 +298,7 @@ static void ksalloc_dmabuf_bounce_test(struct kunit *test)
 						    KSALLOC_POOL_NONPAGED);
 	struct dma_buf_attachment *attach;
 	struct dma_buf *dmabuf;
+	struct sg_table *sgt;
 
 	if (!ksalloc_dma_direct(dev))
 		kunit_skip(test, "an IOMMU reaches every page");
@@ -303,6 +312,14 @@ static void ksalloc_dmabuf_bounce_test(struct kunit *test)
 	KUNIT_EXPECT_EQ(test, -ERANGE, PTR_ERR_OR_ZERO(attach));
 	if (!IS_ERR(attach))
 		dma_buf_detach(dmabuf, attach);
+
+	/* no mask at all: it attaches (a vmap is all it could use), maps nothing */
+	*dev->dma_mask = 0;
+	attach = dma_buf_attach(dmabuf, dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	sgt = dma_buf_map_attachment_unlocked(attach, DMA_TO_DEVICE);
+	KUNIT_EXPECT_EQ(test, -EINVAL, PTR_ERR_OR_ZERO(sgt));
+	dma_buf_detach(dmabuf, attach);
 
 	KUNIT_ASSERT_EQ(test, 0, dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64)));
 	ksalloc_dmabuf_import(test, alloc, dmabuf, dev, 0);
@@ -333,9 +350,16 @@ static void ksalloc_dmabuf_boundary_test(struct kunit *test)
 
 	if (!ksalloc_dma_direct(dev))
 		kunit_skip(test, "an IOMMU keeps to the boundary itself");
-	dma_set_seg_boundary(dev, boundary);	/* void from 6.11 on */
-	KUNIT_ASSERT_EQ(test, dma_get_seg_boundary(dev), boundary);
 	dmabuf = ksalloc_dmabuf_get(test, alloc, KSALLOC_DMABUF_POOL, O_RDWR);
+	/* a boundary within a page: no segment can keep to it */
+	dma_set_seg_boundary(dev, PAGE_SIZE / 2 - 1);	/* void from 6.11 on */
+	attach = dma_buf_attach(dmabuf, dev);
+	KUNIT_EXPECT_EQ(test, -EINVAL, PTR_ERR_OR_ZERO(attach));
+	if (!IS_ERR(attach))
+		dma_buf_detach(dmabuf, attach);
+
+	dma_set_seg_boundary(dev, boundary);
+	KUNIT_ASSERT_EQ(test, dma_get_seg_boundary(dev), boundary);
 	attach = dma_buf_attach(dmabuf, dev);
 	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
 	sgt = dma_buf_map_attachment_unlocked(attach, DMA_FROM_DEVICE);
@@ -366,7 +390,7 @@ static void ksalloc_dmabuf_restore_limit(void *limit)
 static void ksalloc_dmabuf_limit_test(struct kunit *test)
 {
 	unsigned long limit = READ_ONCE(ksalloc_max_pool_bytes);
-	u64 before = ksalloc_test_charged(), cost;
+	u64 before = ksalloc_dmabuf_charged(), cost;
 	struct ksalloc *alloc = ksalloc_test_create(test, 1, PAGE_SIZE, 0,
 						    KSALLOC_POOL_NONPAGED);
 	struct dma_buf_attachment *attach;
@@ -386,7 +410,10 @@ static void ksalloc_dmabuf_limit_test(struct kunit *test)
 	WRITE_ONCE(ksalloc_max_pool_bytes, cost + 4 * PAGE_SIZE);
 	dmabuf = ksalloc_dmabuf_get(test, alloc, KSALLOC_DMABUF_POOL, O_RDWR);
 	WRITE_ONCE(ksalloc_max_pool_bytes, ksalloc_charged_bytes() - before);
+	/* 64 bits where there is DMA, so that no page is out of reach */
 	dev = ksalloc_dma_device(test);
+	if (dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64)))
+		kunit_info(test, "no DMA mask: the attachment is not mapped");
 	attach = dma_buf_attach(dmabuf, dev);
 	KUNIT_EXPECT_EQ(test, -ENOMEM, PTR_ERR_OR_ZERO(attach));
 	if (!IS_ERR(attach))

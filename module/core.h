@@ -156,8 +156,9 @@ struct ksalloc_waiter {
  * @pool_cost: bytes charged until the pages go: pool, page array, this
  * @meta_cost: bytes charged until the release: stack, states, caches,
  *             debugfs entries
- * @export_cost: bytes charged for the dma-bufs of the pool and their
- *               attachments (module/dmabuf.c), which may outlive the release
+ * @dma_cost: bytes charged for the binding, the dma-bufs of the pool and
+ *            their attachments (ksalloc_charge_dma()); the dma-bufs may
+ *            outlive the release
  * @id: the allocator's number (KSALLOC_IOC_GET_ID), never 0, unique while
  *      the module is loaded; immutable
  * @owner_pid: the thread group that created the allocator, 0 for a kernel
@@ -217,7 +218,7 @@ struct ksalloc {
 	struct ksalloc_binding *binding;
 	size_t pool_cost;
 	size_t meta_cost;
-	atomic_long_t export_cost;
+	atomic_long_t dma_cost;
 	u64 id;
 	pid_t owner_pid;
 	char owner_comm[TASK_COMM_LEN];
@@ -328,6 +329,8 @@ const char *ksalloc_backing_name(const struct ksalloc *alloc);
 gfp_t ksalloc_dma_zone(struct device *dev);
 bool ksalloc_dma_bounces(struct device *dev, struct page **pages,
 			 unsigned int n);
+int ksalloc_charge_dma(struct ksalloc *alloc, size_t cost);
+void ksalloc_uncharge_dma(struct ksalloc *alloc, size_t cost);
 
 /* dma.c: the device binding */
 int ksalloc_bind_created(struct ksalloc *alloc, struct device *dev,

@@ -462,9 +462,7 @@ static long ksalloc_dev_ioctl(struct file *file, unsigned int cmd,
 	case KSALLOC_IOC_ALLOC_BATCH:
 		return ksalloc_ioctl_alloc_batch(alloc, argp);
 	case KSALLOC_IOC_EXPORT_DMABUF:
-		return ksalloc_ioctl_export_dmabuf(alloc, h->memcg,
-						   file->f_mode & FMODE_READ,
-						   argp);
+		return ksalloc_ioctl_export_dmabuf(alloc, h->memcg, argp);
 	default:
 		return ksalloc_ioctl_free_batch(alloc, argp);
 	}

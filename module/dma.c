@@ -46,6 +46,7 @@
 
 #include <linux/device.h>
 #include <linux/dma-direct.h>
+#include <linux/dma-map-ops.h>
 #include <linux/dma-mapping.h>
 #include <linux/iommu.h>
 #include <linux/kref.h>
@@ -109,16 +110,21 @@ static bool ksalloc_dma_translated(struct device *dev)
  * sync would copy it back over them.
  *
  * Return: true when no IOMMU translates @dev's DMA and swiotlb bounces
- * everything for it, or a page lies beyond what it reaches.
+ * everything for it, other mapping ops than dma-direct's map it (Xen's
+ * swiotlb, which bounces by rules of its own), or a page lies beyond what
+ * it reaches; false for a device without a DMA mask.
  */
 bool ksalloc_dma_bounces(struct device *dev, struct page **pages,
 			 unsigned int n)
 {
 	unsigned int i;
 
-	if (!IS_ENABLED(CONFIG_HAS_DMA) || ksalloc_dma_translated(dev))
+	/* No mask: nothing to check here, and nothing it could map. */
+	if (!IS_ENABLED(CONFIG_HAS_DMA) || !dev->dma_mask || !*dev->dma_mask ||
+	    ksalloc_dma_translated(dev))
 		return false;
-	if (is_swiotlb_force_bounce(dev))
+	/* swiotlb=force, or other mapping ops (Xen's bounce by their own rules) */
+	if (is_swiotlb_force_bounce(dev) || get_dma_ops(dev))
 		return true;
 	for (i = 0; i < n; i++) {
 		if (!dma_capable(dev, phys_to_dma(dev, page_to_phys(pages[i])),
@@ -241,6 +247,39 @@ static int ksalloc_dma_map_chunks(struct ksalloc *alloc,
 	return 0;
 }
 
+/**
+ * ksalloc_charge_dma() - charge what a binding or a dma-buf of a pool costs
+ * @alloc: the allocator
+ * @cost: bytes
+ *
+ * Against max_pool_bytes with what the pool itself and every binding,
+ * dma-buf and attachment of it cost (SPEC 7.8), and against the budget.
+ *
+ * Return: 0, or -ENOMEM over a limit.
+ */
+int ksalloc_charge_dma(struct ksalloc *alloc, size_t cost)
+{
+	long sum = atomic_long_add_return(cost, &alloc->dma_cost);
+
+	if (alloc->pool_cost + alloc->meta_cost + sum >
+	    READ_ONCE(ksalloc_max_pool_bytes) || ksalloc_charge(cost)) {
+		atomic_long_sub(cost, &alloc->dma_cost);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+/**
+ * ksalloc_uncharge_dma() - undo ksalloc_charge_dma()
+ * @alloc: the allocator
+ * @cost: bytes, as charged
+ */
+void ksalloc_uncharge_dma(struct ksalloc *alloc, size_t cost)
+{
+	atomic_long_sub(cost, &alloc->dma_cost);
+	ksalloc_uncharge(cost);
+}
+
 static void ksalloc_binding_free(struct ksalloc *alloc, struct ksalloc_binding *b)
 {
 	size_t cost = b->cost;
@@ -248,7 +287,7 @@ static void ksalloc_binding_free(struct ksalloc *alloc, struct ksalloc_binding *
 	ksalloc_dma_unmap(alloc, b, alloc->nr_chunks);
 	put_device(b->dev);
 	kvfree(b);
-	ksalloc_uncharge(cost);
+	ksalloc_uncharge_dma(alloc, cost);
 }
 
 /*
@@ -275,8 +314,7 @@ static struct ksalloc_binding *ksalloc_binding_new(struct ksalloc *alloc,
 	ret = ksalloc_dma_reachable(alloc, dev, dir);
 	if (ret)
 		return ERR_PTR(ret);
-	if (alloc->pool_cost + alloc->meta_cost + cost >
-	    READ_ONCE(ksalloc_max_pool_bytes) || ksalloc_charge(cost))
+	if (ksalloc_charge_dma(alloc, cost))
 		return ERR_PTR(-ENOMEM);
 
 	b = kvzalloc(size, GFP_KERNEL_ACCOUNT);
@@ -296,7 +334,7 @@ static struct ksalloc_binding *ksalloc_binding_new(struct ksalloc *alloc,
 err_free:
 	kvfree(b);
 err_uncharge:
-	ksalloc_uncharge(cost);
+	ksalloc_uncharge_dma(alloc, cost);
 	return ERR_PTR(ret);
 }
 

@@ -9,24 +9,26 @@
  * - The dma-buf holds a reference on the allocator, which keeps the pages,
  *   their kernel mapping and the allocator's charge alive after the
  *   descriptor is closed; release() drops it.  Its own bookkeeping (this
- *   struct, and each attachment's scatterlist) counts against the budget,
- *   max_pool_bytes with the pool's own cost included, and so do (an
+ *   struct, and each attachment's scatterlist) counts against the budget
+ *   and max_pool_bytes with the pool and its binding (ksalloc_charge_dma()),
+ *   and so do (an
  *   estimate of) the dma-buf, its reservation object and the file, inode
  *   and dentry of its descriptor.  All but the dma-buf and its reservation
  *   object, which the core allocates unaccounted, are charged to the
  *   memory cgroup of the descriptor's opener.
  * - Each attachment gets a scatterlist of the exported pages at attach(),
  *   in segments of at most what the device takes in one segment and in
- *   one mapping, in whole pages, none crossing its segment boundary; a
- *   device that takes less than a page in a segment cannot attach
- *   (-EINVAL), nor can one whose mapping would bounce through swiotlb
- *   (-ERANGE): its slot would hold a copy of pages that others write, and
- *   a sync would copy it back over them.
+ *   one mapping, in whole pages, none crossing its segment boundary on the
+ *   bus; a device that takes less than a page in a segment cannot attach
+ *   (-EINVAL), nor can one whose mapping would bounce (-ERANGE): its slot
+ *   would hold a copy of pages that others write, and a sync would copy it
+ *   back over them.  Where swiotlb bounces everything (swiotlb=force, a
+ *   confidential guest), no device attaches.
  * - map_dma_buf() maps the table for the importer's device with
- *   DMA_ATTR_SKIP_CPU_SYNC and then syncs it for the device itself, and
- *   the unmap syncs it for the CPU first when the device may have written:
- *   the same maintenance as a plain mapping, which DMA_API_DEBUG would
- *   refuse for two importers of one page.  The ops set cache_sgt_mapping,
+ *   DMA_ATTR_SKIP_CPU_SYNC, then writes the CPU's caches back for a device
+ *   that reads; the unmap syncs nothing.  Neither invalidates: on a machine
+ *   that is not coherent, that would drop what holders of other frames
+ *   wrote.  The ops set cache_sgt_mapping,
  *   so the dma-buf core maps an attachment once, hands the same table to
  *   every dma_buf_map_attachment() and unmaps it at detach; a second
  *   direction is refused.  Nothing stays mapped after detach().
@@ -43,6 +45,7 @@
 
 #include <linux/dcache.h>
 #include <linux/dma-buf.h>
+#include <linux/dma-direct.h>
 #include <linux/dma-mapping.h>
 #include <linux/dma-resv.h>
 #include <linux/err.h>
@@ -155,28 +158,6 @@ static size_t ksalloc_export_att_cost(const struct ksalloc_export *exp)
 }
 
 /*
- * Charges @cost for a dma-buf or an attachment of @alloc's pool: against
- * max_pool_bytes with what the pool itself costs, and the budget.
- */
-static int ksalloc_export_charge(struct ksalloc *alloc, size_t cost)
-{
-	long sum = atomic_long_add_return(cost, &alloc->export_cost);
-
-	if (alloc->pool_cost + alloc->meta_cost + sum >
-	    READ_ONCE(ksalloc_max_pool_bytes) || ksalloc_charge(cost)) {
-		atomic_long_sub(cost, &alloc->export_cost);
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-static void ksalloc_export_uncharge(struct ksalloc *alloc, size_t cost)
-{
-	atomic_long_sub(cost, &alloc->export_cost);
-	ksalloc_uncharge(cost);
-}
-
-/*
  * The longest segment @dev takes: its max segment size, capped at what
  * one mapping may span (a bounce buffer's slot), in whole pages.  0 when
  * the device cannot take even one page in a segment.
@@ -191,24 +172,31 @@ static unsigned int ksalloc_dmabuf_seg_max(struct device *dev)
 }
 
 /*
- * Puts @n pages in @sgt (NULL: only counts), physically adjacent ones in
- * one segment of at most @seg bytes that never crosses a multiple of
- * @boundary + 1: dma-direct hands each segment to the device as it is.
+ * Puts @n pages in @sgt (NULL: only counts), pages adjacent both in memory
+ * and on @dev's bus in one segment of at most @seg bytes that never
+ * crosses a multiple of @boundary + 1 on the bus: dma-direct hands each
+ * segment to the device as it is.  (Where an IOMMU translates, it keeps to
+ * the boundary itself, and the bus addresses here are only a bound.)
  * Returns the number of segments.
  */
 static unsigned int ksalloc_dmabuf_fill(struct sg_table *sgt,
+					struct device *dev,
 					struct page **pages, unsigned int n,
 					unsigned int seg, u64 boundary)
 {
 	struct scatterlist *sg = NULL;
-	phys_addr_t start = 0, end = 0, p;
+	dma_addr_t start = 0, bend = 0, a;
+	phys_addr_t end = 0, p;
 	unsigned int i, nents = 0;
 
 	for (i = 0; i < n; i++) {
 		p = page_to_phys(pages[i]);
-		if (nents && p == end && end + PAGE_SIZE - start <= seg &&
-		    (start | boundary) == ((p + PAGE_SIZE - 1) | boundary)) {
+		a = phys_to_dma(dev, p);
+		if (nents && p == end && a == bend &&
+		    a + PAGE_SIZE - start <= seg &&
+		    (start | boundary) == ((a + PAGE_SIZE - 1) | boundary)) {
 			end += PAGE_SIZE;
+			bend += PAGE_SIZE;
 			if (sg)
 				sg->length += PAGE_SIZE;
 			continue;
@@ -217,14 +205,18 @@ static unsigned int ksalloc_dmabuf_fill(struct sg_table *sgt,
 			sg = sg ? sg_next(sg) : sgt->sgl;
 			sg_set_page(sg, pages[i], PAGE_SIZE, 0);
 		}
-		start = p;
+		start = a;
+		bend = a + PAGE_SIZE;
 		end = p + PAGE_SIZE;
 		nents++;
 	}
 	return nents;
 }
 
-/* The table of @exp's pages for @dev, in the segments @dev takes. */
+/*
+ * The table of @exp's pages for @dev, in the segments @dev takes: -EINVAL
+ * when it cannot take a page in one segment.
+ */
 static int ksalloc_dmabuf_table(struct ksalloc_export *exp, struct device *dev,
 				struct sg_table *sgt)
 {
@@ -232,14 +224,14 @@ static int ksalloc_dmabuf_table(struct ksalloc_export *exp, struct device *dev,
 	u64 boundary = dma_get_seg_boundary(dev);
 	int ret;
 
-	if (!seg)
+	if (!seg || boundary < PAGE_SIZE - 1)
 		return -EINVAL;
-	nents = ksalloc_dmabuf_fill(NULL, exp->pages, exp->nr_pages, seg,
+	nents = ksalloc_dmabuf_fill(NULL, dev, exp->pages, exp->nr_pages, seg,
 				    boundary);
 	ret = sg_alloc_table(sgt, nents, GFP_KERNEL_ACCOUNT);
 	if (ret)
 		return ret;
-	ksalloc_dmabuf_fill(sgt, exp->pages, exp->nr_pages, seg, boundary);
+	ksalloc_dmabuf_fill(sgt, dev, exp->pages, exp->nr_pages, seg, boundary);
 	return 0;
 }
 
@@ -254,7 +246,7 @@ static int ksalloc_dmabuf_attach(struct dma_buf *dmabuf,
 
 	if (ksalloc_dma_bounces(attach->dev, exp->pages, exp->nr_pages))
 		return -ERANGE;
-	ret = ksalloc_export_charge(exp->alloc, cost);
+	ret = ksalloc_charge_dma(exp->alloc, cost);
 	if (ret)
 		return ret;
 	old = set_active_memcg(exp->memcg);
@@ -265,7 +257,7 @@ static int ksalloc_dmabuf_attach(struct dma_buf *dmabuf,
 	set_active_memcg(old);
 	if (ret) {
 		kfree(att);
-		ksalloc_export_uncharge(exp->alloc, cost);
+		ksalloc_uncharge_dma(exp->alloc, cost);
 		return ret;
 	}
 	att->dev = attach->dev;
@@ -280,15 +272,16 @@ static int ksalloc_dmabuf_attach(struct dma_buf *dmabuf,
 }
 
 /*
- * Unmaps @att, after a sync for the CPU when the device may have written:
- * what a plain unmap does.  Under the export's lock.
+ * Unmaps @att without a CPU sync: on a machine that is not coherent, that
+ * would invalidate the cache over every frame of the table, and with it
+ * what their holders wrote since (SPEC 7.7).  DMA_BUF_IOCTL_SYNC with
+ * DMA_BUF_SYNC_START is how the CPU sees what a device wrote.  Under the
+ * export's lock.
  */
 static void ksalloc_dmabuf_unmap_locked(struct ksalloc_export_att *att)
 {
 	if (att->dir == DMA_NONE)
 		return;
-	if (att->dir != DMA_TO_DEVICE)
-		dma_sync_sgtable_for_cpu(att->dev, &att->sgt, att->dir);
 	dma_unmap_sgtable(att->dev, &att->sgt, att->dir, DMA_ATTR_SKIP_CPU_SYNC);
 	att->dir = DMA_NONE;
 }
@@ -306,7 +299,7 @@ static void ksalloc_dmabuf_detach(struct dma_buf *dmabuf,
 	mutex_unlock(&exp->lock);
 	trace_ksalloc_dmabuf_detach(exp->alloc, att->dev);
 	sg_free_table(&att->sgt);
-	ksalloc_export_uncharge(exp->alloc, att->cost);
+	ksalloc_uncharge_dma(exp->alloc, att->cost);
 	kfree(att);
 }
 
@@ -317,18 +310,25 @@ static struct sg_table *ksalloc_dmabuf_map(struct dma_buf_attachment *attach,
 	struct ksalloc_export_att *att = attach->priv;
 	int ret = 0;
 
-	if (!valid_dma_direction(dir))
+	/* A device with no mask maps nothing (the DMA API warns). */
+	if (!valid_dma_direction(dir) || !att->dev->dma_mask ||
+	    !*att->dev->dma_mask)
 		return ERR_PTR(-EINVAL);
 	mutex_lock(&exp->lock);
 	if (att->dir == DMA_NONE) {
 		/*
-		 * Synced here, not by the mapping: DMA_API_DEBUG refuses a
-		 * second writable mapping of a cache line that syncs.
+		 * Mapped without a CPU sync, then written back for a device
+		 * that reads: a writeback loses nothing, where the
+		 * invalidation a mapping for writing makes on a machine that
+		 * is not coherent would lose what holders of other frames
+		 * wrote (SPEC 7.7).
 		 */
 		ret = dma_map_sgtable(att->dev, &att->sgt, dir,
 				      DMA_ATTR_SKIP_CPU_SYNC);
 		if (!ret) {
-			dma_sync_sgtable_for_device(att->dev, &att->sgt, dir);
+			if (dir != DMA_FROM_DEVICE)
+				dma_sync_sgtable_for_device(att->dev, &att->sgt,
+							    dir);
 			att->dir = dir;
 		}
 	} else if (att->dir != dir) {
@@ -362,7 +362,7 @@ static void ksalloc_dmabuf_release(struct dma_buf *dmabuf)
 	trace_ksalloc_dmabuf_release(exp->alloc, exp->index);
 	mutex_destroy(&exp->lock);
 	mem_cgroup_put(exp->memcg);
-	ksalloc_export_uncharge(exp->alloc, ksalloc_export_cost());
+	ksalloc_uncharge_dma(exp->alloc, ksalloc_export_cost());
 	ksalloc_put(exp->alloc);
 	kfree(exp);
 }
@@ -490,19 +490,19 @@ static struct dma_buf *ksalloc_export(struct ksalloc *alloc, u32 index,
 	struct dma_buf *dmabuf;
 	int ret;
 
-	ret = ksalloc_export_charge(alloc, cost);
-	if (ret)
-		return ERR_PTR(ret);
 	old = set_active_memcg(memcg);
 	exp = kzalloc(sizeof(*exp), GFP_KERNEL_ACCOUNT);
 	set_active_memcg(old);
-	if (!exp) {
-		ret = -ENOMEM;
-		goto err_uncharge;
-	}
+	if (!exp)
+		return ERR_PTR(-ENOMEM);
+	/* A refusal says why, not that a limit was reached as well. */
 	ret = ksalloc_export_check(alloc, index, fd_flags, held, exp);
-	if (ret)
-		goto err_free;
+	if (!ret)
+		ret = ksalloc_charge_dma(alloc, cost);
+	if (ret) {
+		kfree(exp);
+		return ERR_PTR(ret);
+	}
 	mutex_init(&exp->lock);
 	INIT_LIST_HEAD(&exp->attachments);
 	ksalloc_get(alloc);
@@ -521,22 +521,21 @@ static struct dma_buf *ksalloc_export(struct ksalloc *alloc, u32 index,
 				    PTR_ERR_OR_ZERO(dmabuf));
 	if (!IS_ERR(dmabuf))
 		return dmabuf;	/* its release frees @exp */
-	ret = PTR_ERR(dmabuf);
-	mem_cgroup_put(exp->memcg);
-	ksalloc_put(alloc);
+	/* In the order of the release. */
 	mutex_destroy(&exp->lock);
-err_free:
+	mem_cgroup_put(exp->memcg);
+	ksalloc_uncharge_dma(alloc, cost);
+	ksalloc_put(alloc);
 	kfree(exp);
-err_uncharge:
-	ksalloc_export_uncharge(alloc, cost);
-	return ERR_PTR(ret);
+	return dmabuf;
 }
 
 /**
  * ksalloc_export_dmabuf() - a dma-buf of a frame the caller holds, or of the pool
  * @alloc: the allocator, not %KSALLOC_POOL_PAGED
- * @index: a frame the caller holds (from the function table or
- *         ksalloc_alloc_index()), or %KSALLOC_DMABUF_POOL for the whole pool
+ * @index: a frame kernel code holds (from the function table,
+ *         ksalloc_allocate_frame() or ksalloc_alloc_frame_wait()), or
+ *         %KSALLOC_DMABUF_POOL for the whole pool
  * @flags: the dma-buf's access mode, %O_RDONLY, %O_WRONLY or %O_RDWR (an
  *         %O_CLOEXEC is allowed and means nothing here: dma_buf_fd() takes it)
  *
@@ -545,11 +544,13 @@ err_uncharge:
  * it).  A frame needs a stride that is a multiple of %PAGE_SIZE; it is the
  * dma-buf's whole size.  The dma-buf keeps the pool memory alive after
  * ksalloc_close(); freeing the frame does not revoke it.  Its bookkeeping
- * is charged to the budget and to the caller's memory cgroup.
+ * counts against max_pool_bytes and the budget, and is charged to the
+ * memory cgroup of the caller (of the task that attaches, for an
+ * attachment).
  *
  * Context: Process context; may sleep.
  * Return: the dma-buf with one reference (dma_buf_put() drops it),
- * ERR_PTR(-EINVAL) for a paged pool, a frame the caller does not hold, a
+ * ERR_PTR(-EINVAL) for a paged pool, a frame kernel code does not hold, a
  * stride that is not whole pages or other @flags, ERR_PTR(-EOPNOTSUPP) for
  * custom backing (whose memory belongs to its driver, which an importer
  * may outlast), ERR_PTR(-ENODEV) once @alloc is closed, ERR_PTR(-ENOMEM)
@@ -589,36 +590,25 @@ static int ksalloc_export_fd(struct dma_buf *dmabuf, u32 fd_flags,
  * ksalloc_ioctl_export_dmabuf() - KSALLOC_IOC_EXPORT_DMABUF
  * @alloc: the allocator of a descriptor open for writing
  * @memcg: the opener's memory cgroup, or NULL
- * @readable: the descriptor is open for reading too
  * @argp: the user's struct ksalloc_dmabuf
- *
- * A dma-buf that can be read (O_RDONLY, O_RDWR) needs a descriptor that
- * can: its mmap() would read the pool that mmap() of the descriptor
- * refuses to map.
  *
  * Context: Process context; may sleep.
  * Return: 0 with the new descriptor in the user's fd, -EFAULT, -EINVAL for
- * what SPEC 8 refuses, -EBADF for a readable dma-buf of a write-only
- * descriptor, -ENOMEM over the budget or without memory, or an error of
- * dma_buf_export() or of the descriptor.
+ * what SPEC 8 refuses, -ENOMEM over a limit or without memory, or an
+ * error of dma_buf_export() or of the descriptor.
  */
 long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
-				 struct mem_cgroup *memcg, bool readable,
+				 struct mem_cgroup *memcg,
 				 struct ksalloc_dmabuf __user *argp)
 {
 	struct ksalloc_dmabuf req;
 	struct dma_buf *dmabuf;
-	u32 acc;
 	int fd;
 
 	if (copy_from_user(&req, argp, sizeof(req)))
 		return -EFAULT;
 	if (req.reserved)
 		return -EINVAL;
-	acc = req.fd_flags & O_ACCMODE;
-	if (!readable && (acc == O_RDONLY || acc == O_RDWR) &&
-	    !(req.fd_flags & ~(O_CLOEXEC | O_ACCMODE)))
-		return -EBADF;
 	dmabuf = ksalloc_export(alloc, req.index, req.fd_flags,
 				KSALLOC_FRAME_USER, memcg);
 	if (IS_ERR(dmabuf))

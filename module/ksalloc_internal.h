@@ -44,7 +44,7 @@ bool ksalloc_is_closed(struct ksalloc *alloc);
 bool ksalloc_backing_custom(const struct ksalloc *alloc);
 u64 ksalloc_charged_bytes(void);
 long ksalloc_ioctl_export_dmabuf(struct ksalloc *alloc,
-				 struct mem_cgroup *memcg, bool readable,
+				 struct mem_cgroup *memcg,
 				 struct ksalloc_dmabuf __user *argp);
 
 int ksalloc_core_init(void);

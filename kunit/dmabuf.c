@@ -313,6 +313,15 @@ static void ksalloc_dmabuf_bounce_test(struct kunit *test)
 	if (!IS_ERR(attach))
 		dma_buf_detach(dmabuf, attach);
 
+	/* a mask narrowed after attach(): refused at the map */
+	KUNIT_ASSERT_EQ(test, 0, dma_coerce_mask_and_coherent(dev, DMA_BIT_MASK(64)));
+	attach = dma_buf_attach(dmabuf, dev);
+	KUNIT_ASSERT_NOT_ERR_OR_NULL(test, attach);
+	*dev->dma_mask = mask;
+	sgt = dma_buf_map_attachment_unlocked(attach, DMA_FROM_DEVICE);
+	KUNIT_EXPECT_EQ(test, -ERANGE, PTR_ERR_OR_ZERO(sgt));
+	dma_buf_detach(dmabuf, attach);
+
 	/* no mask at all: it attaches (a vmap is all it could use), maps nothing */
 	*dev->dma_mask = 0;
 	attach = dma_buf_attach(dmabuf, dev);

@@ -123,7 +123,11 @@ bool ksalloc_dma_bounces(struct device *dev, struct page **pages,
 	if (!IS_ENABLED(CONFIG_HAS_DMA) || !dev->dma_mask || !*dev->dma_mask ||
 	    ksalloc_dma_translated(dev))
 		return false;
-	/* swiotlb=force, or other mapping ops (Xen's bounce by their own rules) */
+	/*
+	 * swiotlb=force, or mapping ops other than dma-direct's: Xen's
+	 * swiotlb bounces by rules of its own (AMD's GART, which remaps
+	 * instead, is refused too: a rare machine, and conservative).
+	 */
 	if (is_swiotlb_force_bounce(dev) || get_dma_ops(dev))
 		return true;
 	for (i = 0; i < n; i++) {

@@ -24,11 +24,14 @@
  *   would hold a copy of pages that others write, and a sync would copy it
  *   back over them.  Where swiotlb bounces everything (swiotlb=force, a
  *   confidential guest), no device attaches.
- * - map_dma_buf() maps the table for the importer's device with
- *   DMA_ATTR_SKIP_CPU_SYNC, then writes the CPU's caches back for a device
- *   that reads; the unmap syncs nothing.  Neither invalidates: on a machine
- *   that is not coherent, that would drop what holders of other frames
- *   wrote.  The ops set cache_sgt_mapping,
+ * - map_dma_buf() maps the table for the importer's device both ways
+ *   (DMA_BIDIRECTIONAL, whatever the importer asked) with
+ *   DMA_ATTR_SKIP_CPU_SYNC, then writes the CPU's caches back; the unmap
+ *   syncs nothing.  Neither invalidates: on a machine that is not
+ *   coherent, that would drop what holders of other frames wrote.  A
+ *   DMA_BUF_IOCTL_SYNC with DMA_BUF_SYNC_START does invalidate there, over
+ *   the whole dma-buf: on a pool's, it is the caller's to know that no
+ *   other holder has writes in the caches.  The ops set cache_sgt_mapping,
  *   so the dma-buf core maps an attachment once, hands the same table to
  *   every dma_buf_map_attachment() and unmaps it at detach; a second
  *   direction is refused.  Nothing stays mapped after detach().
@@ -98,8 +101,9 @@ struct ksalloc_export {
  * struct ksalloc_export_att - one importer's attachment
  * @node: link in &ksalloc_export.attachments
  * @dev: the importer's device
- * @sgt: the exported pages, DMA-mapped for @dev while @dir is not DMA_NONE
- * @dir: the direction of the mapping, %DMA_NONE while unmapped
+ * @sgt: the exported pages, DMA-mapped for @dev (both ways, see
+ *       ksalloc_dmabuf_map()) while @dir is not DMA_NONE
+ * @dir: the direction the importer mapped for, %DMA_NONE while unmapped
  * @cost: bytes charged for this attachment
  */
 struct ksalloc_export_att {
@@ -282,7 +286,8 @@ static void ksalloc_dmabuf_unmap_locked(struct ksalloc_export_att *att)
 {
 	if (att->dir == DMA_NONE)
 		return;
-	dma_unmap_sgtable(att->dev, &att->sgt, att->dir, DMA_ATTR_SKIP_CPU_SYNC);
+	dma_unmap_sgtable(att->dev, &att->sgt, DMA_BIDIRECTIONAL,
+			  DMA_ATTR_SKIP_CPU_SYNC);
 	att->dir = DMA_NONE;
 }
 
@@ -317,18 +322,23 @@ static struct sg_table *ksalloc_dmabuf_map(struct dma_buf_attachment *attach,
 	mutex_lock(&exp->lock);
 	if (att->dir == DMA_NONE) {
 		/*
-		 * Mapped without a CPU sync, then written back for a device
-		 * that reads: a writeback loses nothing, where the
-		 * invalidation a mapping for writing makes on a machine that
-		 * is not coherent would lose what holders of other frames
-		 * wrote (SPEC 7.7).
+		 * The mask may have changed since attach(): a mapping that
+		 * would bounce is refused here too.  Mapped both ways and
+		 * without a CPU sync, then written back: the CPU's dirty lines
+		 * reach memory before a device reads or writes there, and
+		 * nothing is invalidated, which on a machine that is not
+		 * coherent would lose what holders of other frames wrote
+		 * (SPEC 7.7).
 		 */
-		ret = dma_map_sgtable(att->dev, &att->sgt, dir,
-				      DMA_ATTR_SKIP_CPU_SYNC);
+		if (ksalloc_dma_bounces(att->dev, exp->pages, exp->nr_pages))
+			ret = -ERANGE;
+		else
+			ret = dma_map_sgtable(att->dev, &att->sgt,
+					      DMA_BIDIRECTIONAL,
+					      DMA_ATTR_SKIP_CPU_SYNC);
 		if (!ret) {
-			if (dir != DMA_FROM_DEVICE)
-				dma_sync_sgtable_for_device(att->dev, &att->sgt,
-							    dir);
+			dma_sync_sgtable_for_device(att->dev, &att->sgt,
+						    DMA_BIDIRECTIONAL);
 			att->dir = dir;
 		}
 	} else if (att->dir != dir) {
@@ -401,9 +411,11 @@ static void ksalloc_dmabuf_sync(struct ksalloc_export *exp, bool for_cpu)
 		if (att->dir == DMA_NONE)
 			continue;
 		if (for_cpu)
-			dma_sync_sgtable_for_cpu(att->dev, &att->sgt, att->dir);
+			dma_sync_sgtable_for_cpu(att->dev, &att->sgt,
+						 DMA_BIDIRECTIONAL);
 		else
-			dma_sync_sgtable_for_device(att->dev, &att->sgt, att->dir);
+			dma_sync_sgtable_for_device(att->dev, &att->sgt,
+						    DMA_BIDIRECTIONAL);
 		cond_resched();
 	}
 	mutex_unlock(&exp->lock);

@@ -20,10 +20,11 @@
  *   in segments of at most what the device takes in one segment and in
  *   one mapping, in whole pages, none crossing its segment boundary on the
  *   bus; a device that takes less than a page in a segment cannot attach
- *   (-EINVAL), nor can one whose mapping would bounce (-ERANGE): its slot
- *   would hold a copy of pages that others write, and a sync would copy it
- *   back over them.  Where swiotlb bounces everything (swiotlb=force, a
- *   confidential guest), no device attaches.
+ *   (-EINVAL).  A device whose mapping would bounce cannot map (-ERANGE):
+ *   its slot would hold a copy of pages that others write, and a sync
+ *   would copy it back over them.  It may attach, since an importer that
+ *   only vmaps never bounces.  Where swiotlb bounces everything
+ *   (swiotlb=force, a confidential guest), no device maps.
  * - map_dma_buf() maps the table for the importer's device both ways
  *   (DMA_BIDIRECTIONAL, whatever the importer asked) with
  *   DMA_ATTR_SKIP_CPU_SYNC, then writes the CPU's caches back; the unmap
@@ -248,8 +249,6 @@ static int ksalloc_dmabuf_attach(struct dma_buf *dmabuf,
 	struct mem_cgroup *old;
 	int ret;
 
-	if (ksalloc_dma_bounces(attach->dev, exp->pages, exp->nr_pages))
-		return -ERANGE;
 	ret = ksalloc_charge_dma(exp->alloc, cost);
 	if (ret)
 		return ret;
@@ -322,8 +321,10 @@ static struct sg_table *ksalloc_dmabuf_map(struct dma_buf_attachment *attach,
 	mutex_lock(&exp->lock);
 	if (att->dir == DMA_NONE) {
 		/*
-		 * The mask may have changed since attach(): a mapping that
-		 * would bounce is refused here too.  Mapped both ways and
+		 * A mapping that would bounce is refused (see the top of
+		 * this file), here and not at attach(): an importer that
+		 * only vmaps never maps, and its mask may change between
+		 * the two.  Mapped both ways and
 		 * without a CPU sync, then written back: the CPU's dirty lines
 		 * reach memory before a device reads or writes there, and
 		 * nothing is invalidated, which on a machine that is not

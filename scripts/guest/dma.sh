@@ -67,8 +67,11 @@ watch_dma() {
 	while kill -0 "$1" 2>/dev/null; do
 		for f in "$DEBUGFS"/ksalloc/*/dma; do
 			grep -qx 'bound 1' "$f" 2>/dev/null || continue
-			cat "${f%/dma}/framing" >"$2.framing" 2>/dev/null &&
-				cat "$f" >"$2.tmp" && mv "$2.tmp" "$2"
+			# Both or neither: the allocator may go between the two
+			# reads, and a redirection truncates before cat fails.
+			cat "${f%/dma}/framing" >"$2.ftmp" 2>/dev/null &&
+				cat "$f" >"$2.tmp" 2>/dev/null &&
+				mv "$2.ftmp" "$2.framing" && mv "$2.tmp" "$2"
 			free=$(cat "$DMA_API/num_free_entries" 2>/dev/null)
 			[ "${free:-0}" -ge "$(cat "$2.dma-api" 2>/dev/null || echo 999999999)" ] ||
 				echo "$free" >"$2.dma-api"
